@@ -1,0 +1,94 @@
+"""``check_*`` helpers that give readers feedback on their exercise solutions.
+
+Each helper calls the reader's function on a set of cases, compares with the reference in
+``imgutils.ops``, prints what passed or the first case that failed, and returns ``True`` only if
+all cases pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+
+from . import ops
+
+
+def _report(name: str, failures: list[str], total: int) -> bool:
+    if failures:
+        print(f"✗ {name}: {len(failures)} of {total} cases wrong. First one:\n  {failures[0]}")
+        return False
+    print(f"✓ {name}: all {total} cases correct.")
+    return True
+
+
+def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
+    """Check ``fn(n, kernel, stride, padding) -> output length`` (integer padding)."""
+    if not callable(fn):
+        raise TypeError("pass your function itself, e.g. check_conv_output_size(my_size)")
+    failures, total = [], 0
+    for n, k, s, p in itertools.product((5, 7, 28, 32), (1, 3, 5), (1, 2, 3), (0, 1, 2)):
+        if n + 2 * p < k:
+            continue
+        total += 1
+        expected = ops.conv_output_size(n, k, s, p)
+        try:
+            got = fn(n, k, s, p)
+        except Exception as exc:  # show the reader's error as feedback
+            failures.append(f"n={n}, k={k}, s={s}, p={p}: raised {type(exc).__name__}: {exc}")
+            continue
+        if got != expected:
+            failures.append(f"n={n}, k={k}, s={s}, p={p}: expected {expected}, got {got!r}"
+                            + (" (did you forget the floor?)" if isinstance(got, float) else ""))
+    return _report("conv_output_size", failures, total)
+
+
+def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> bool:
+    """Check ``fn(layers) -> receptive field of the last layer`` for (kernel, stride) stacks."""
+    if not callable(fn):
+        raise TypeError("pass your function itself, e.g. check_receptive_field(my_rf)")
+    cases = [
+        [(3, 1)], [(3, 1), (3, 1)], [(3, 1)] * 5, [(3, 2), (3, 2)],
+        [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)], [(5, 2), (5, 2), (5, 2)],
+        [(7, 2), (3, 2), (3, 1), (3, 1)], [(1, 1), (1, 1)],
+    ]
+    failures = []
+    for layers in cases:
+        expected = ops.receptive_field(layers)[-1][0]
+        try:
+            got = fn(list(layers))
+        except Exception as exc:
+            failures.append(f"layers={layers}: raised {type(exc).__name__}: {exc}")
+            continue
+        if got != expected:
+            failures.append(f"layers={layers}: expected {expected}, got {got!r}")
+    return _report("receptive_field", failures, len(cases))
+
+
+def check_conv2d(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], *, seed: int = 0) -> bool:
+    """Check ``fn(image [H, W], kernel [k, k]) -> 'valid' cross-correlation [H-k+1, W-k+1]``."""
+    if not callable(fn):
+        raise TypeError("pass your function itself, e.g. check_conv2d(my_conv)")
+    rng = np.random.default_rng(seed)
+    failures, total = [], 0
+    for h, w, k in ((5, 5, 3), (6, 9, 3), (8, 8, 1), (7, 10, 5)):
+        total += 1
+        image, kernel = rng.normal(size=(h, w)), rng.normal(size=(k, k))
+        expected = ops.conv2d_numpy(image[None, :, :, None], kernel[:, :, None, None])[0, :, :, 0]
+        try:
+            got = np.asarray(fn(image, kernel), dtype=np.float64)
+        except Exception as exc:
+            failures.append(f"{h}x{w} image, {k}x{k} kernel: raised {type(exc).__name__}: {exc}")
+            continue
+        if got.shape != expected.shape:
+            failures.append(f"{h}x{w} image, {k}x{k} kernel: expected shape {expected.shape}, "
+                            f"got {got.shape}")
+        elif not np.allclose(got, expected, atol=1e-8):
+            flipped = ops.conv2d_numpy(image[None, :, :, None],
+                                       kernel[::-1, ::-1, None, None])[0, :, :, 0]
+            hint = (" (you flipped the kernel: that is the mathematical convolution; "
+                    "Conv2D computes cross-correlation)") if np.allclose(got, flipped) else ""
+            failures.append(f"{h}x{w} image, {k}x{k} kernel: max abs error "
+                            f"{np.abs(got - expected).max():.3g}{hint}")
+    return _report("conv2d", failures, total)

@@ -1,0 +1,168 @@
+"""Figures for the book: image grids, training curves, before/after panels, confusion matrices.
+
+All image inputs follow the package convention: float ``[N, H, W, C]`` in ``[0, 1]`` with
+``C`` = 1 (shown in grey) or 3 (RGB). Every function returns the matplotlib ``Figure``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .validation import as_images, as_labels, positive_int
+
+
+def _show(ax, image: np.ndarray, cmap: str = "gray") -> None:
+    if image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(np.clip(image, 0.0, 1.0), interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_grid(images, labels: Sequence[str] | None = None, *, ncols: int = 8,
+               title: str | None = None, size: float = 1.2, cmap: str = "gray"):
+    """A grid of images with optional per-image captions.
+
+    images: float ``[N, H, W, C]`` in [0, 1] with C in (1, 3); labels: N strings (or None).
+    """
+    images = as_images(images, "images", channels=(1, 3))
+    ncols = positive_int(ncols, "ncols")
+    n = len(images)
+    if labels is not None:
+        labels = [str(label) for label in labels]
+        if len(labels) != n:
+            raise ValueError(f"labels must have one entry per image ({n}), got {len(labels)}")
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    extra = 0.3 if labels is not None else 0.0
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + extra) * nrows),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            _show(ax, images[i], cmap)
+            if labels is not None:
+                ax.set_title(labels[i], fontsize=8)
+        else:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, metrics: Sequence[str] | None = None, *, title: str | None = None):
+    """Training curves from a Keras ``History`` or a dict ``{name: [value per epoch]}``.
+
+    One panel per metric; a ``val_<name>`` series is drawn in the same panel as ``<name>``.
+    """
+    logs = history.history if hasattr(history, "history") else history
+    if not isinstance(logs, Mapping) or not logs:
+        raise TypeError("history must be a keras History or a non-empty dict of lists")
+    names = list(metrics) if metrics is not None else [k for k in logs
+                                                         if not k.startswith("val_")]
+    missing = [m for m in names if m not in logs]
+    if missing:
+        raise ValueError(f"metrics {missing} not in history; available: {sorted(logs)}")
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        epochs = np.arange(1, len(logs[name]) + 1)
+        ax.plot(epochs, logs[name], marker="o", ms=3, label="train")
+        if f"val_{name}" in logs:
+            ax.plot(epochs, logs[f"val_{name}"], marker="o", ms=3, label="validation")
+            ax.legend()
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def before_after(columns: Mapping[str, np.ndarray], *, n: int | None = None,
+                 size: float = 1.6, captions: Mapping[str, Sequence[str]] | None = None):
+    """Side-by-side comparison: one column per entry (e.g. noisy / restored / clean).
+
+    columns: ``{"title": images [N, H, W, C] in [0, 1]}`` with equal N, H, W; rows are images.
+    captions: optional ``{"title": N strings}`` shown under the images (e.g. PSNRs).
+    """
+    if not isinstance(columns, Mapping) or not columns:
+        raise TypeError("columns must be a non-empty dict of title -> images")
+    arrays = {k: as_images(v, f"columns[{k!r}]", channels=(1, 3)) for k, v in columns.items()}
+    shapes = {v.shape[:3] for v in arrays.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"all columns must share N, H, W; got shapes {sorted(shapes)}")
+    rows = next(iter(shapes))[0] if n is None else min(positive_int(n, "n"),
+                                                         next(iter(shapes))[0])
+    fig, axes = plt.subplots(rows, len(arrays), figsize=(size * len(arrays), size * rows),
+                             squeeze=False)
+    for j, (title, imgs) in enumerate(arrays.items()):
+        for i in range(rows):
+            _show(axes[i, j], imgs[i])
+            if captions and title in captions:
+                axes[i, j].set_xlabel(captions[title][i], fontsize=8)
+        axes[0, j].set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(labels, predictions, num_classes: int) -> np.ndarray:
+    """Counts ``[num_classes, num_classes]``: row = true class, column = predicted class."""
+    num_classes = positive_int(num_classes, "num_classes", minimum=2)
+    labels = as_labels(labels, "labels", num_classes=num_classes)
+    predictions = as_labels(predictions, "predictions", n=len(labels), num_classes=num_classes)
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def plot_confusion_matrix(matrix, class_names: Sequence[str], *, normalize: bool = True,
+                          title: str | None = None):
+    """Heat map of a confusion matrix (rows normalised to recall when ``normalize``)."""
+    matrix = np.asarray(matrix)
+    k = len(class_names)
+    if matrix.shape != (k, k):
+        raise ValueError(f"matrix must be [{k}, {k}] for {k} class names, got {matrix.shape}")
+    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
+    fig, ax = plt.subplots(figsize=(0.55 * k + 2.5, 0.55 * k + 2))
+    im = ax.imshow(shown, cmap="Blues", vmin=0)
+    ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = shown.max() / 2
+    for i in range(k):
+        for j in range(k):
+            text = f"{shown[i, j]:.2f}" if normalize else str(matrix[i, j])
+            ax.text(j, i, text, ha="center", va="center", fontsize=6.5,
+                    color="white" if shown[i, j] > threshold else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps(maps, *, ncols: int = 8, title: str | None = None, size: float = 1.1):
+    """Channels of one activation tensor ``[H, W, C]`` (any range; each map rescaled)."""
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"maps must be [H, W, C] (one image's activations), got {maps.shape}")
+    lo = maps.min(axis=(0, 1), keepdims=True)
+    span = maps.max(axis=(0, 1), keepdims=True) - lo
+    scaled = (maps - lo) / np.where(span > 0, span, 1.0)
+    return image_grid(np.moveaxis(scaled, -1, 0)[..., None], ncols=ncols, title=title,
+                      size=size, cmap="viridis")
+
+
+def show_source(obj) -> object:
+    """Display the source code of a function or class of ``imgutils`` in a notebook."""
+    from IPython.display import Markdown
+
+    return Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
