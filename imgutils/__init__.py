@@ -12,8 +12,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "config", "data", "exercises", "ops", "pretrained", "provenance", "train", "viz", "models",
-    "validation",
+    "baselines", "config", "corrupt", "data", "exercises", "metrics", "models", "ops",
+    "pretrained", "provenance", "train", "validation", "viz",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

@@ -92,3 +92,31 @@ def check_conv2d(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], *, seed: in
             failures.append(f"{h}x{w} image, {k}x{k} kernel: max abs error "
                             f"{np.abs(got - expected).max():.3g}{hint}")
     return _report("conv2d", failures, total)
+
+
+def check_psnr(fn: Callable[[np.ndarray, np.ndarray], float], *, seed: int = 0) -> bool:
+    """Check ``fn(reference [H, W, C], restored [H, W, C]) -> PSNR in dB`` for [0, 1] images."""
+    if not callable(fn):
+        raise TypeError("pass your function itself, e.g. check_psnr(my_psnr)")
+    from . import metrics
+
+    rng = np.random.default_rng(seed)
+    failures, total = [], 0
+    for shape, noise in (((28, 28, 1), 0.1), ((16, 20, 3), 0.02), ((12, 12, 1), 0.3)):
+        total += 1
+        ref = rng.random(shape).astype(np.float32)
+        out = np.clip(ref + rng.normal(0, noise, shape), 0, 1).astype(np.float32)
+        expected = float(metrics.psnr(ref[None], out[None])[0])
+        try:
+            got = float(fn(ref, out))
+        except Exception as exc:
+            failures.append(f"{shape} images: raised {type(exc).__name__}: {exc}")
+            continue
+        if not np.isclose(got, expected, atol=1e-3):
+            hint = ""
+            if np.isclose(got, expected + 20 * np.log10(255), atol=1e-2):
+                hint = " (you used a peak of 255 for images in [0, 1]: the max_val=255 bug)"
+            elif np.isclose(got, expected / 2, atol=1e-2):
+                hint = " (10 log10 of the *squared* peak over the MSE, or 20 log10 of the peak)"
+            failures.append(f"{shape} images: expected {expected:.3f} dB, got {got:.3f}{hint}")
+    return _report("psnr", failures, total)

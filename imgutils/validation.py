@@ -6,6 +6,8 @@ value) with a message naming the argument and saying what was expected.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,3 +95,16 @@ def positive_int(value, name: str, *, minimum: int = 1) -> int:
 def optional_count(value, name: str) -> int | None:
     """``None`` or a positive int (a subset size)."""
     return None if value is None else positive_int(value, name)
+
+
+def real_number(value, name: str, *, low: float, high: float = math.inf,
+                low_open: bool = False, hint: str = "") -> float:
+    """A finite real number in ``[low, high]`` (``(low, high]`` if ``low_open``); no bools."""
+    bound = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in {bound}, got {type(value).__name__}")
+    value = float(value)
+    ok = math.isfinite(value) and (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        raise ValueError(f"{name} must be a number in {bound}, got {value!r}{hint}")
+    return value

@@ -43,3 +43,12 @@ def test_conv2d_checker_detects_flipped_kernel(capsys):
     assert "cross-correlation" in capsys.readouterr().out
     assert not exercises.check_conv2d(lambda im, k: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_psnr_checker_catches_the_255_bug(capsys):
+    def right(ref, out):
+        return 10 * np.log10(1.0 / np.mean((ref - out) ** 2))
+
+    assert exercises.check_psnr(right)
+    assert not exercises.check_psnr(lambda ref, out: right(ref, out) + 20 * np.log10(255))
+    assert "max_val=255" in capsys.readouterr().out

@@ -1,0 +1,129 @@
+"""CNN restorers for chapter 04 (and the baselines of chapters 05-06).
+
+* ``dncnn``: a DnCNN-style residual denoiser (Zhang et al. 2017): the network predicts the
+  *noise* and subtracts it from its input.
+* ``unet``: a U-Net for inpainting and missing pixels; the mask (1 = observed, 0 = missing, as
+  in ``imgutils.corrupt``) is an extra input channel, and observed pixels are copied through.
+  ``skips=False`` gives the same encoder-decoder without skip connections (the ablation).
+* ``super_resolution``: upsample (bilinear) then a residual CNN refines the result (VDSR-style).
+
+Inputs: float32 ``[N, H, W, C]`` (noisy inputs may leave ``[0, 1]``: unclipped noise);
+outputs: float32 ``[N, H, W, C]``, not clipped (clip to ``[0, 1]`` before computing metrics,
+as ``restore`` does).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+from ..validation import positive_int
+
+
+def _conv(x, filters: int, name: str, *, batch_norm: bool = True, kernel_size: int = 3):
+    x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=not batch_norm,
+                      name=f"{name}_conv")(x)
+    if batch_norm:
+        # momentum 0.9 (PyTorch's default): moving statistics settle within ~50 steps
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _check_common(channels: int, depth: int | None = None, width: int | None = None):
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+    if depth is not None:
+        positive_int(depth, "depth", minimum=3)
+    if width is not None:
+        positive_int(width, "width")
+
+
+def dncnn(channels: int = 1, depth: int = 8, width: int = 48, *, residual: bool = True,
+          name: str = "dncnn") -> keras.Model:
+    """DnCNN: conv+ReLU, ``depth - 2`` x (conv+BN+ReLU), conv -> ``channels``.
+
+    ``residual=True`` (residual learning): output = input - predicted noise. With
+    ``residual=False`` the same layers predict the clean image directly (for the comparison
+    in the chapter). Fully convolutional: any H x W.
+    """
+    _check_common(channels, depth, width)
+    noisy = keras.Input((None, None, channels), name="noisy")
+    x = _conv(noisy, width, "layer1", batch_norm=False)
+    for i in range(2, depth):
+        x = _conv(x, width, f"layer{i}")
+    out = layers.Conv2D(channels, 3, padding="same", name="noise" if residual else "clean")(x)
+    if residual:
+        out = layers.Subtract(name="restored")([noisy, out])
+    return keras.Model(noisy, out, name=name)
+
+
+def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = True,
+         keep_observed: bool = True, name: str = "unet") -> keras.Model:
+    """U-Net taking ``[corrupted, mask]`` and returning the restored image.
+
+    corrupted: ``[N, H, W, channels]``; mask: ``[N, H, W, 1]`` (1 = observed). H and W must be
+    divisible by ``2 ** levels``. Each level: two conv+BN+ReLU, then 2x2 max-pooling; the
+    decoder upsamples (nearest + conv, no checkerboard) and, with ``skips=True``, concatenates
+    the encoder features of the same resolution. ``keep_observed=True`` returns
+    ``mask * corrupted + (1 - mask) * prediction`` (observed pixels are kept as they are).
+    """
+    _check_common(channels, width=base)
+    levels = positive_int(levels, "levels")
+    corrupted = keras.Input((None, None, channels), name="corrupted")
+    mask = keras.Input((None, None, 1), name="mask")
+    x = layers.Concatenate(name="with_mask")([corrupted, mask])
+    features = []
+    for level in range(levels):
+        width = base * 2 ** level
+        x = _conv(x, width, f"enc{level}a")
+        x = _conv(x, width, f"enc{level}b")
+        features.append(x)
+        x = layers.MaxPooling2D(name=f"pool{level}")(x)
+    x = _conv(x, base * 2 ** levels, "bottom_a")
+    x = _conv(x, base * 2 ** levels, "bottom_b")
+    for level in reversed(range(levels)):
+        width = base * 2 ** level
+        x = layers.UpSampling2D(name=f"up{level}")(x)
+        x = _conv(x, width, f"dec{level}_up")
+        if skips:
+            x = layers.Concatenate(name=f"skip{level}")([x, features[level]])
+        x = _conv(x, width, f"dec{level}a")
+        x = _conv(x, width, f"dec{level}b")
+    prediction = layers.Conv2D(channels, 1, activation="sigmoid", name="prediction")(x)
+    if keep_observed:
+        prediction = KeepObserved(name="restored")([corrupted, mask, prediction])
+    return keras.Model([corrupted, mask], prediction, name=name)
+
+
+@keras.saving.register_keras_serializable(package="imgutils")
+class KeepObserved(layers.Layer):
+    """``mask * corrupted + (1 - mask) * prediction``: only the missing pixels are predicted."""
+
+    def call(self, inputs):
+        corrupted, mask, prediction = inputs
+        return mask * corrupted + (1.0 - mask) * prediction
+
+
+def super_resolution(channels: int = 1, factor: int = 2, depth: int = 6, width: int = 32, *,
+                     name: str = "super_resolution") -> keras.Model:
+    """Bilinear upsampling by ``factor``, then ``depth`` convolutions add a residual correction.
+
+    low: ``[N, H, W, channels]`` -> ``[N, factor H, factor W, channels]``.
+    """
+    _check_common(channels, depth, width)
+    factor = positive_int(factor, "factor", minimum=2)
+    low = keras.Input((None, None, channels), name="low_resolution")
+    upsampled = layers.UpSampling2D(factor, interpolation="bilinear", name="bilinear")(low)
+    x = _conv(upsampled, width, "layer1", batch_norm=False)
+    for i in range(2, depth):
+        x = _conv(x, width, f"layer{i}", batch_norm=False)
+    correction = layers.Conv2D(channels, 3, padding="same", name="correction")(x)
+    out = layers.Add(name="restored")([upsampled, correction])
+    return keras.Model(low, out, name=name)
+
+
+def restore(model: keras.Model, inputs, *, batch_size: int = 256) -> np.ndarray:
+    """Run a restorer and clip to ``[0, 1]``: float32 ``[N, H, W, C]`` ready for the metrics."""
+    out = model.predict(inputs, batch_size=batch_size, verbose=0)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
