@@ -12,7 +12,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "baselines", "config", "corrupt", "data", "exercises", "metrics", "models", "ops",
+    "baselines", "config", "corrupt", "data", "exercises", "features", "metrics", "models", "ops",
     "pretrained", "provenance", "train", "validation", "viz",
 )
 

@@ -13,7 +13,8 @@ the noisy input too: unclipped Gaussian noise (the DnCNN protocol) is fed to the
 as is, but measured as an image only after clipping, which gives a higher PSNR than the
 ``-20 * log10(sigma)`` (20.17 dB at sigma = 25/255) quoted for unclipped noise.
 
-Generation metrics (Fréchet distance, FID, KID, precision/recall) follow in a later section.
+Generation metrics (second section): Fréchet distance and FID, KID, k-NN precision/recall,
+classifier score, each with its real-vs-real floor (``real_floor``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from scipy import ndimage
 
 from .validation import as_images
 
-__all__ = ["masked_mae", "masked_psnr", "psnr", "ssim", "SSIM_SETTINGS"]
+__all__ = [
+    "SSIM_SETTINGS", "classifier_score", "feature_statistics", "fid_from_features",
+    "frechet_distance", "inception_features", "kid", "masked_mae", "masked_psnr",
+    "precision_recall", "psnr", "real_floor", "ssim",
+]
 
 #: SSIM as in Wang et al. (2004) and ``tf.image.ssim``: 11x11 Gaussian window (sigma 1.5),
 #: population covariances, K1 = 0.01, K2 = 0.03, mean over the window positions that fit
@@ -195,8 +200,14 @@ def masked_psnr(reference, restored, mask, *, region: str = "missing",
     (= ``psnr``). The MSE averages over the selected pixels and all their channels.
     Returns float64 ``[N]``; an image with no pixel in the region gives ``NaN`` and
     ``reduce="mean"`` skips those (``nanmean``); if no image has any, it is an error (the mask
-    is probably inverted).
+    is probably inverted). ``reduce="pooled"`` returns the PSNR of the mean masked MSE over
+    the images instead: it stays finite when some holes are restored exactly (a hole on
+    Fashion-MNIST's black background filled with black has MSE 0 and PSNR ``inf``, which
+    makes the mean of per-image PSNRs ``inf``).
     """
+    if reduce == "pooled":
+        mse = _masked_errors(reference, restored, mask, region, 2)
+        return float(_psnr_from_mse(np.nanmean(mse), 1.0))
     reduce = _check_reduce(reduce)
     values = _psnr_from_mse(_masked_errors(reference, restored, mask, region, 2), 1.0)
     return values if reduce == "none" else float(np.nanmean(values))
@@ -216,4 +227,176 @@ def masked_mae(reference, restored, mask, *, region: str = "missing",
 
 
 # =========================================================================== generation
-# Fréchet distance, FID, KID, precision/recall and classifier score are added in a later issue.
+# Generation metrics compare two *sets* of images through their features: ``features`` are
+# float arrays [N, D] (for Fashion-MNIST the 128-d ``features`` layer of the chapter-01
+# classifier: "FID-FM"; Inception-v3 pool features for the classic FID where Keras can
+# download the weights). All of them are biased at small N: report them beside the same
+# metric between two disjoint halves of real data (``real_floor``).
+
+
+def _features(features, name: str) -> np.ndarray:
+    if hasattr(features, "numpy") and not isinstance(features, np.ndarray):
+        features = features.numpy()
+    if not isinstance(features, np.ndarray):
+        raise TypeError(f"{name} must be an array [N, D] of features, "
+                        f"got {type(features).__name__}")
+    if not np.issubdtype(features.dtype, np.floating):
+        raise TypeError(f"{name} must be a float array [N, D], got dtype {features.dtype}")
+    if features.ndim != 2 or features.shape[0] < 2:
+        raise ValueError(f"{name} must have shape [N, D] with N >= 2, got {features.shape}")
+    if not np.all(np.isfinite(features)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return features.astype(np.float64, copy=False)
+
+
+def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``[D]`` and covariance ``[D, D]`` (``1 / (N - 1)``, as the FID reference code)."""
+    f = _features(features, "features")
+    return f.mean(axis=0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """Fréchet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2).
+
+    ``||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^{1/2})``. The trace of the
+    matrix square root is computed as ``sum sqrt(eig(A sigma2 A))`` with ``A = sigma1^{1/2}``
+    (a symmetric positive semi-definite matrix with the same eigenvalues as
+    ``sigma1 sigma2``): no complex parts to drop, and singular covariances (N < D) are fine.
+    """
+    mu1, mu2 = (np.asarray(m, np.float64) for m in (mu1, mu2))
+    sigma1, sigma2 = (np.asarray(c, np.float64) for c in (sigma1, sigma2))
+    d = mu1.shape[0] if mu1.ndim == 1 else -1
+    if mu1.shape != (d,) or mu2.shape != (d,) or sigma1.shape != (d, d) \
+            or sigma2.shape != (d, d):
+        raise ValueError(f"expected means [D] and covariances [D, D] with one D; got "
+                         f"{mu1.shape}, {sigma1.shape}, {mu2.shape}, {sigma2.shape}")
+    w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    middle = root1 @ sigma2 @ root1
+    eig = np.linalg.eigvalsh((middle + middle.T) / 2)
+    trace_sqrt = float(np.sum(np.sqrt(np.clip(eig, 0, None))))
+    value = float(np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2)
+                  - 2 * trace_sqrt)
+    return max(value, 0.0)
+
+
+def fid_from_features(real_features, fake_features) -> float:
+    """Fréchet distance between the Gaussian fits of two feature sets ``[N, D]``."""
+    return frechet_distance(*feature_statistics(real_features),
+                            *feature_statistics(fake_features))
+
+
+def kid(real_features, fake_features, *, subsets: int = 50, subset_size: int = 1000,
+        seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance: unbiased MMD^2 with the cubic kernel ``(x.y / D + 1)^3``.
+
+    Averaged over ``subsets`` random subsets of ``min(subset_size, N_real, N_fake)`` samples
+    of each set; returns ``(mean, standard deviation)``. Unbiased, so it can be slightly
+    negative when the two sets come from the same distribution.
+    """
+    real = _features(real_features, "real_features")
+    fake = _features(fake_features, "fake_features")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature dimensions differ: {real.shape[1]} and {fake.shape[1]}")
+    for value, name in ((subsets, "subsets"), (subset_size, "subset_size")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 2:
+            raise ValueError(f"{name} must be an int >= 2, got {value!r}")
+    m = min(subset_size, len(real), len(fake))
+    d = real.shape[1]
+    rng = np.random.default_rng(seed)
+    values = np.empty(subsets)
+    for i in range(subsets):
+        x = real[rng.choice(len(real), m, replace=False)]
+        y = fake[rng.choice(len(fake), m, replace=False)]
+        kxx = (x @ x.T / d + 1) ** 3
+        kyy = (y @ y.T / d + 1) ** 3
+        kxy = (x @ y.T / d + 1) ** 3
+        values[i] = ((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+                     + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
+    return float(values.mean()), float(values.std())
+
+
+def _kth_neighbour_radii(points: np.ndarray, k: int) -> np.ndarray:
+    sq = (points ** 2).sum(1)
+    dist = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * points @ points.T, 0, None))
+    return np.sort(dist, axis=1)[:, k]  # column 0 is the point itself
+
+
+def _inside_any(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    qs, cs = (queries ** 2).sum(1), (centres ** 2).sum(1)
+    dist = np.sqrt(np.clip(qs[:, None] + cs[None, :] - 2 * queries @ centres.T, 0, None))
+    return (dist <= radii[None, :]).any(axis=1)
+
+
+def precision_recall(real_features, fake_features, *, k: int = 3) -> tuple[float, float]:
+    """k-NN precision and recall of generated samples (Kynkäänniemi et al. 2019).
+
+    Each real sample gets a ball whose radius is the distance to its k-th nearest real
+    neighbour; **precision** is the fraction of generated samples inside at least one real
+    ball (quality), **recall** the fraction of real samples inside at least one ball of the
+    generated set (coverage; mode collapse lowers it). O(N^2) memory: use a few thousand.
+    """
+    real = _features(real_features, "real_features")
+    fake = _features(fake_features, "fake_features")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k < min(
+            len(real), len(fake)):
+        raise ValueError(f"k must be an int in [1, N - 1], got {k!r}")
+    precision = _inside_any(fake, real, _kth_neighbour_radii(real, k)).mean()
+    recall = _inside_any(real, fake, _kth_neighbour_radii(fake, k)).mean()
+    return float(precision), float(recall)
+
+
+def classifier_score(probabilities) -> float:
+    """``exp(E_x KL(p(y|x) || p(y)))``: the Inception Score with another classifier.
+
+    probabilities: ``[N, K]`` rows summing to 1 (softmax outputs). Between 1 (every sample
+    looks the same to the classifier) and K (confident, and all classes equally often).
+    """
+    p = _features(probabilities, "probabilities")
+    if p.min() < 0 or not np.allclose(p.sum(1), 1, atol=1e-4):
+        raise ValueError("probabilities must be non-negative rows summing to 1 (apply softmax)")
+    marginal = p.mean(0, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(p > 0, p * (np.log(p) - np.log(marginal)), 0.0).sum(1)
+    return float(np.exp(kl.mean()))
+
+
+def real_floor(metric, real_features, *, seed: int = 0, **kwargs):
+    """The value of ``metric(a, b, **kwargs)`` between two disjoint random halves of real data.
+
+    The best a generator can hope for at that sample size: FID and KID are biased upward
+    at small N, so a number means little without its floor.
+    """
+    real = _features(real_features, "real_features")
+    order = np.random.default_rng(seed).permutation(len(real))
+    half = len(real) // 2
+    return metric(real[order[:half]], real[order[half:2 * half]], **kwargs)
+
+
+def inception_features(images, *, batch_size: int = 64) -> np.ndarray:
+    """Inception-v3 pool features ``[N, 2048]`` for the classic FID (needs a download once).
+
+    images: float ``[N, H, W, C]`` in [0, 1] with C in (1, 3); resized to 299x299. The
+    ImageNet weights come from a Keras download: in Colab this works; offline it raises a
+    ``RuntimeError`` saying that Inception FID is unavailable (use FID-FM instead).
+    """
+    images = as_images(images, "images", channels=(1, 3))
+    import keras
+    import tensorflow as tf
+
+    try:
+        model = keras.applications.InceptionV3(include_top=False, pooling="avg",
+                                               weights="imagenet")
+    except Exception as exc:  # no network: DNS failure, HTTP error, ...
+        raise RuntimeError("Inception FID is unavailable offline: the InceptionV3 ImageNet "
+                           "weights could not be downloaded by Keras "
+                           f"({type(exc).__name__}). Use FID-FM (the chapter-01 classifier's "
+                           "features), or run where Keras can download (e.g. Colab).") from exc
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = tf.convert_to_tensor(images[start:start + batch_size])
+        if batch.shape[-1] == 1:
+            batch = tf.image.grayscale_to_rgb(batch)
+        batch = tf.image.resize(batch, (299, 299)) * 2.0 - 1.0  # Inception expects [-1, 1]
+        out.append(model(batch, training=False).numpy())
+    return np.concatenate(out)

@@ -213,3 +213,15 @@ GOOD = np.full((2, 12, 12, 1), 0.5, np.float32)
 def test_bad_inputs(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_masked_psnr_pooled_stays_finite_for_exact_holes():
+    ref = np.zeros((2, 12, 12, 1), np.float32)
+    ref[1] = 0.5
+    out = ref.copy()
+    out[1, :6] = 0.4  # image 0 restored exactly (MSE 0), image 1 with error 0.1 on its hole
+    mask = np.ones_like(ref)
+    mask[:, :6] = 0
+    assert np.isinf(metrics.masked_psnr(ref, out, mask, reduce="mean"))
+    pooled = metrics.masked_psnr(ref, out, mask, reduce="pooled")
+    assert np.isclose(pooled, 10 * np.log10(1 / (0.01 / 2)))

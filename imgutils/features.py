@@ -1,0 +1,76 @@
+"""The feature space of the generation metrics: the chapter-01 Fashion-MNIST classifier.
+
+``FID-FM`` is the Fréchet distance between the Gaussian fits of the 128-d ``features`` layer
+of that classifier (shipped in ``weights/``), for real and generated 28x28 grey images. It is
+cheap and works offline, but it is *not* comparable with Inception FID numbers from papers.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import metrics
+from .validation import as_images
+
+
+@functools.lru_cache(maxsize=1)
+def _classifier():
+    from . import pretrained
+
+    return pretrained.load("fashion_classifier")
+
+
+@functools.lru_cache(maxsize=1)
+def _extractor():
+    from .models.classifier import feature_extractor
+
+    return feature_extractor(_classifier())
+
+
+def fashion_features(images, *, batch_size: int = 500) -> np.ndarray:
+    """images: float32 ``[N, 28, 28, 1]`` in [0, 1] -> features float32 ``[N, 128]``."""
+    images = as_images(images, "images", channels=(1,))
+    if images.shape[1:3] != (28, 28):
+        raise ValueError(f"images must be 28x28 (Fashion-MNIST), got shape {images.shape}")
+    return _extractor().predict(images, batch_size=batch_size, verbose=0)
+
+
+def fashion_probabilities(images, *, batch_size: int = 500) -> np.ndarray:
+    """Softmax class probabilities ``[N, 10]`` of the chapter-01 classifier."""
+    import keras
+
+    images = as_images(images, "images", channels=(1,))
+    logits = _classifier().predict(images, batch_size=batch_size, verbose=0)
+    return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)).astype(np.float64)
+
+
+def generation_report(real_images, fake_images, *, kid_subset: int = 1000, k: int = 3,
+                      seed: int = 0) -> dict[str, dict[str, float]]:
+    """FID-FM, KID, precision, recall and classifier score, each beside its real-data floor.
+
+    real_images: Fashion-MNIST images ``[N, 28, 28, 1]`` in [0, 1], at least twice as many
+    as ``fake_images`` so that the floor compares two disjoint real halves of the same size.
+    Returns ``{"generated": {...}, "real floor": {...}}``.
+    """
+    real = as_images(real_images, "real_images", channels=(1,))
+    fake = as_images(fake_images, "fake_images", channels=(1,))
+    if len(real) < 2 * len(fake):
+        raise ValueError(f"real_images must hold at least 2 x {len(fake)} images for the "
+                         f"floor (two disjoint halves), got {len(real)}")
+    order = np.random.default_rng(seed).permutation(len(real))
+    half_a, half_b = real[order[:len(fake)]], real[order[len(fake):2 * len(fake)]]
+    feats = {name: fashion_features(x) for name, x in
+             (("a", half_a), ("b", half_b), ("fake", fake))}
+    subset = min(kid_subset, len(fake))
+
+    def row(other_images, other_feats):
+        kid_mean, _ = metrics.kid(feats["a"], other_feats, subset_size=subset, seed=seed)
+        precision, recall = metrics.precision_recall(feats["a"], other_feats, k=k)
+        return {"FID-FM": metrics.fid_from_features(feats["a"], other_feats),
+                "KID x1000": 1000 * kid_mean, "precision": precision, "recall": recall,
+                "classifier score": metrics.classifier_score(
+                    fashion_probabilities(other_images))}
+
+    return {"generated": row(fake, feats["fake"]), "real floor": row(half_b, feats["b"])}

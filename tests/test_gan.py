@@ -1,0 +1,77 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from imgutils.models import gan
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
+def test_dcgan_shapes_and_output_range(shape):
+    g = gan.dcgan_generator(16, shape, width=8)
+    d = gan.dcgan_discriminator(shape, width=8)
+    images = g.predict(np.random.default_rng(0).normal(size=(5, 16)), verbose=0)
+    assert images.shape == (5, *shape) and images.min() >= 0 and images.max() <= 1
+    assert d.predict(images, verbose=0).shape == (5, 1)
+
+
+def test_source_text_models_have_its_shapes():
+    g, d = gan.source_generator(), gan.source_discriminator()
+    assert g.output_shape == (None, 16, 16, 3) and d.output_shape == (None, 1)
+    kinds = [type(layer).__name__ for layer in g.layers]
+    assert kinds.count("Conv2DTranspose") == 3 and kinds.count("BatchNormalization") == 3
+    assert d.layers[-1].get_config()["activation"] == "linear"  # a logit, as in the source
+
+
+def test_losses_match_their_formulas():
+    real = tf.constant([[2.0], [-1.0], [0.5]])
+    fake = tf.constant([[-3.0], [0.0], [1.0]])
+    sig = lambda t: 1 / (1 + np.exp(-t.numpy()))  # noqa: E731
+    d_expected = -np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake)))
+    assert np.isclose(float(gan.discriminator_loss(real, fake)), d_expected, rtol=1e-6)
+    assert np.isclose(float(gan.generator_loss(fake, "minimax")),
+                      np.mean(np.log(1 - sig(fake))), rtol=1e-6)
+    assert np.isclose(float(gan.generator_loss(fake, "non_saturating")),
+                      -np.mean(np.log(sig(fake))), rtol=1e-6)
+    with pytest.raises(ValueError, match="kind"):
+        gan.generator_loss(fake, "wasserstein")
+
+
+def test_minimax_gradient_saturates_when_d_rejects_samples():
+    """The reason for the non-saturating loss: gradients at a confident D(G(z)) ~ 0."""
+    logits = tf.Variable([[-8.0]])
+    grads = {}
+    for kind in gan.GENERATOR_LOSSES:
+        with tf.GradientTape() as tape:
+            loss = gan.generator_loss(logits, kind)
+        grads[kind] = abs(float(tape.gradient(loss, logits)[0, 0]))
+    assert grads["minimax"] < 1e-3 < 0.9 < grads["non_saturating"]
+
+
+def test_gan_train_step_updates_both_players_and_tracks_metrics(rng):
+    keras.utils.set_random_seed(0)
+    g = gan.dcgan_generator(8, width=4)
+    d = gan.dcgan_discriminator(width=4)
+    model = gan.GAN(g, d, seed=1)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    real = rng.random((64, 28, 28, 1)).astype(np.float32)
+    g_before = [w.numpy().copy() for w in g.trainable_weights]
+    d_before = [w.numpy().copy() for w in d.trainable_weights]
+    history = model.fit(real, batch_size=32, epochs=2, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(0 <= v <= 1 for v in history.history["d_real"] + history.history["d_fake"])
+    for before, player in ((g_before, g), (d_before, d)):
+        changed = [not np.allclose(a, b.numpy())
+                   for a, b in zip(before, player.trainable_weights, strict=True)]
+        assert any(changed), f"{player.name} was not updated"
+    assert model.sample(3).shape == (3, 28, 28, 1)
+
+
+def test_mismatched_players_and_bad_loss():
+    with pytest.raises(ValueError, match="does not match"):
+        gan.GAN(gan.dcgan_generator(8, (32, 32, 3), width=4), gan.dcgan_discriminator(width=4))
+    model = gan.GAN(gan.dcgan_generator(8, width=4), gan.dcgan_discriminator(width=4))
+    with pytest.raises(ValueError, match="loss"):
+        model.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), loss="hinge")
+    with pytest.raises(ValueError, match="image_shape"):
+        gan.dcgan_generator(8, (64, 64, 3))
