@@ -166,3 +166,36 @@ def show_source(obj) -> object:
     from IPython.display import Markdown
 
     return Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
+
+
+def results_table(results: Mapping[str, Mapping[str, float]], *, fmt: str = "{:.2f}",
+                  best: str | None = "max", title: str | None = None) -> str:
+    """Format ``{row: {column: value}}`` as an aligned text table (printed and returned).
+
+    Missing entries show as ``-``. With ``best="max"`` (or ``"min"``) the best value of each
+    column is marked with ``*``. Text, not HTML, so it renders the same in a terminal, a
+    notebook and the book.
+    """
+    if not isinstance(results, Mapping) or not results:
+        raise TypeError("results must be a non-empty dict of row -> {column: value}")
+    if best not in ("max", "min", None):
+        raise ValueError(f"best must be 'max', 'min' or None, got {best!r}")
+    columns: list[str] = []
+    for row in results.values():
+        columns += [c for c in row if c not in columns]
+    marks = {}
+    for c in columns:
+        values = [(r, v[c]) for r, v in results.items() if c in v and np.isfinite(v[c])]
+        if best and values:
+            pick = max if best == "max" else min
+            marks[c] = pick(values, key=lambda item: item[1])[0]
+    cells = {(r, c): (fmt.format(v[c]) + ("*" if marks.get(c) == r else " ")) if c in v
+             else "- " for r, v in results.items() for c in columns}
+    first = max(len(str(r)) for r in results)
+    widths = {c: max(len(c), *(len(cells[r, c]) for r in results)) for c in columns}
+    lines = [f"{'':<{first}}  " + "  ".join(f"{c:>{widths[c]}}" for c in columns)]
+    lines += [f"{r:<{first}}  " + "  ".join(f"{cells[r, c]:>{widths[c]}}" for c in columns)
+              for r in results]
+    text = ((title + "\n") if title else "") + "\n".join(lines)
+    print(text)
+    return text

@@ -85,3 +85,16 @@ def test_feature_maps_rescales_each_channel(rng):
     assert arr.min() == 0 and arr.max() == 1
     with pytest.raises(ValueError, match=r"\[H, W, C\]"):
         viz.feature_maps(maps[None])
+
+
+def test_results_table_marks_best_per_column(capsys):
+    text = viz.results_table({"noisy": {"PSNR": 21.8, "SSIM": 0.5},
+                              "NLM": {"PSNR": 25.9, "SSIM": 0.8},
+                              "CNN": {"PSNR": 28.1}})
+    lines = text.splitlines()
+    assert lines[0].split() == ["PSNR", "SSIM"]
+    assert "28.10*" in lines[3] and "-" in lines[3]
+    assert "0.80*" in lines[2] and "25.90 " in lines[2]
+    assert capsys.readouterr().out == text + "\n"
+    with pytest.raises(ValueError, match="best"):
+        viz.results_table({"a": {"x": 1.0}}, best="top")
