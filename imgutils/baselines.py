@@ -25,6 +25,7 @@ it is never a dependency of this book: install it yourself if that licence suits
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -247,15 +248,18 @@ def median(noisy, size: int = 3, *, progress: bool = False) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def _import_bm3d():
+def _optional(module: str, message: str):
+    """Import an optional dependency, or raise ImportError with install advice."""
     try:
-        import bm3d
+        return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(
-            "bm3d_denoise needs the optional package `bm3d` (pip install bm3d). Its licence "
-            "allows non-commercial use only and forbids redistribution, so this book never "
-            "installs it for you.") from exc
-    return bm3d
+        raise ImportError(message) from exc
+
+
+def _import_bm3d():
+    return _optional("bm3d", "bm3d_denoise needs the optional package `bm3d` (pip install "
+                     "bm3d). Its licence allows non-commercial use only and forbids "
+                     "redistribution, so this book never installs it for you.")
 
 
 def bm3d_denoise(noisy, sigma: float, *, progress: bool = False) -> np.ndarray:
@@ -337,13 +341,8 @@ def biharmonic_inpaint(images, mask, *, progress: bool = False) -> np.ndarray:
 
 
 def _import_cv2():
-    try:
-        import cv2
-    except ImportError as exc:
-        raise ImportError(
-            "telea_inpaint needs OpenCV, which is optional here: "
-            "pip install opencv-python-headless") from exc
-    return cv2
+    return _optional("cv2", "telea_inpaint needs OpenCV, which is optional here: "
+                     "pip install opencv-python-headless")
 
 
 def telea_inpaint(images, mask, *, radius: int = 3, progress: bool = False) -> np.ndarray:
