@@ -57,3 +57,77 @@ class EpochLogger(keras.callbacks.Callback):
 
         values = self.throughput[1:] or self.throughput
         return statistics.median(values) if values else float("nan")
+
+
+class ImageSnapshots(keras.callbacks.Callback):
+    """Record a grid of generated images from *fixed* inputs at the end of every epoch.
+
+    generate: a function ``inputs -> images [N, H, W, C] in [0, 1]`` (e.g. a generator model
+    or ``lambda z: gan.generator(z, training=False)``); inputs: fixed latent vectors or fixed
+    damaged images, so that the frames show how the *same* samples evolve. ``frames`` keeps
+    one ``[N, H, W, C]`` array per epoch (float16 to save memory); ``animation()`` turns them
+    into a matplotlib animation for the book.
+    """
+
+    def __init__(self, generate, inputs, every: int = 1):
+        super().__init__()
+        if not callable(generate):
+            raise TypeError("generate must be a callable inputs -> images")
+        self.generate = generate
+        self.inputs = inputs
+        self.every = positive_int(every, "every")
+        self.frames: list = []
+        self.epochs: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        import numpy as np
+
+        images = keras.ops.convert_to_numpy(self.generate(self.inputs))
+        self.frames.append(np.clip(images, 0, 1).astype(np.float16))
+        self.epochs.append(epoch + 1)
+
+    def animation(self, ncols: int = 8, interval_ms: int = 400):
+        """A ``matplotlib.animation.FuncAnimation`` over the recorded grids."""
+        import matplotlib.pyplot as plt
+        import numpy as np
+        from matplotlib import animation
+
+        if not self.frames:
+            raise ValueError("no frames recorded yet: train first")
+
+        def tile(images):
+            n, h, w, c = images.shape
+            rows = -(-n // ncols)
+            canvas = np.ones((rows * (h + 1) - 1, ncols * (w + 1) - 1, c), np.float32)
+            for i, image in enumerate(images):
+                r, q = divmod(i, ncols)
+                canvas[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = image
+            return canvas[..., 0] if c == 1 else canvas
+
+        fig, ax = plt.subplots(figsize=(ncols * 0.8, 0.8 * -(-len(self.frames[0]) // ncols)))
+        ax.axis("off")
+        shown = ax.imshow(tile(self.frames[0].astype(np.float32)), cmap="gray", vmin=0, vmax=1)
+
+        def update(k):
+            shown.set_data(tile(self.frames[k].astype(np.float32)))
+            ax.set_title(f"epoch {self.epochs[k]}", fontsize=9)
+            return (shown,)
+
+        anim = animation.FuncAnimation(fig, update, frames=len(self.frames),
+                                       interval=interval_ms, blit=False)
+        plt.close(fig)
+        return anim
+
+
+def resumable_callbacks(backup_dir, *, save_freq="epoch") -> list[keras.callbacks.Callback]:
+    """Callbacks that let ``fit`` resume after an interruption (``BackupAndRestore``).
+
+    Call ``fit`` again with the same ``backup_dir`` after a crash or a Colab disconnect: the
+    weights, optimizer state and epoch counter come back and training continues from the
+    last completed epoch (``save_freq="epoch"``). The folder is deleted when ``fit`` ends
+    normally. Keras restarts an interrupted epoch from its first batch, so with an integer
+    ``save_freq`` (mid-epoch backups) the batches of the partial epoch are seen twice.
+    """
+    return [keras.callbacks.BackupAndRestore(str(backup_dir), save_freq=save_freq)]
