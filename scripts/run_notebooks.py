@@ -44,6 +44,8 @@ def run(notebook: Path, profile: str, output_dir: Path | None, timeout: int) -> 
                                progress_bar=False, log_output=False)
     wall = time.perf_counter() - start
     executed = nbformat.read(output, as_version=4)
+    for key in ("input_path", "output_path"):  # no machine paths in committed notebooks
+        executed.metadata.get("papermill", {})[key] = f"notebooks/{notebook.name}"
     stamp(executed, profile=profile, wall_seconds=wall,
           date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     nbformat.write(executed, output)

@@ -97,3 +97,9 @@ def test_notebook_structure(path, repository_url):
     assert exercises >= 4 and solutions == exercises
     assert any("check_" in c.source for c in nb.cells if c.cell_type == "code")
     assert any("NBVAL_CHECK_OUTPUT" in c.source for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_machine_paths_in_metadata(path):
+    nb = nbformat.read(path, as_version=4)
+    assert not MACHINE_PATH.search(str(nb.metadata)), "machine path in notebook metadata"
