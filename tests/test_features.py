@@ -14,6 +14,8 @@ def test_generation_report_separates_real_from_damaged(fashion):
     floor = report_good["real floor"]["FID-FM"]
     assert report_good["generated"]["FID-FM"] < 3 * floor + 1.0
     assert report_bad["generated"]["FID-FM"] > 10 * report_good["generated"]["FID-FM"]
+    assert abs(report_good["generated"]["KID x1000"]) < 20  # measured: -1.8 (floor -6.4)
+    assert report_bad["generated"]["KID x1000"] > 200       # measured: 813
     assert report_good["generated"]["precision"] > 0.6
     assert 8 < report_good["generated"]["classifier score"] <= 10
     assert report_bad["generated"]["classifier score"] < report_good["generated"][
