@@ -13,7 +13,7 @@ NB      ?=
 FASHION := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all venv data book test lint unit nbval book-strict notebooks clean
+.PHONY: all venv data book test lint unit nbval notebooks bench clean
 
 all: test
 
@@ -37,7 +37,7 @@ book: venv
 	@echo "Open _build/html/index.html in a browser."
 
 lint: venv
-	$(VENV)/bin/ruff check imgutils tests scripts conftest.py
+	$(VENV)/bin/ruff check imgutils tests scripts bench conftest.py
 
 unit: venv data
 	$(PY) -m pytest tests
@@ -50,6 +50,10 @@ test: lint unit nbval book
 
 notebooks: venv data
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE) $(if $(NB),--nb $(NB))
+
+# Benchmarks (not tests): our training loops vs the reference tutorials', same machine.
+bench: venv data
+	$(PY) bench/gan_bench.py --fid-minutes 10
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache
