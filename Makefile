@@ -54,6 +54,7 @@ notebooks: venv data
 # Benchmarks (not tests): our training loops vs the reference tutorials', same machine.
 bench: venv data
 	$(PY) bench/gan_bench.py --fid-minutes 10
+	$(PY) bench/vae_bench.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

@@ -8,18 +8,18 @@ discriminator, batch 256, Adam(1e-4) for both, binary cross-entropy on logits, i
 (4x4 stride-2 kernels, fewer FLOPs per image), batch 128, Adam(2e-4, beta_1=0.5).
 
 Throughput: the two loops run in interleaved windows of ``--window-seconds`` after a warm-up,
-and the median images/s of each is reported with their ratio (this machine stalls now and
-then; medians of interleaved windows are robust to that). With ``--fid-minutes M`` each loop
-then trains from scratch for M wall-clock minutes and FID-FM (chapter-01 classifier
-features, 2,000 samples vs 2,000 test images, with the real-vs-real floor) is reported.
+and the median images/s of each is reported with their ratio (``bench/_common.py``: this
+machine stalls now and then; medians of interleaved windows are robust to that). With
+``--fid-minutes M`` each loop then trains from scratch for M wall-clock minutes and FID-FM
+(chapter-01 classifier features, 2,000 samples vs 2,000 test images, with the real-vs-real
+floor) is reported.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import time
 
+import _common  # bench/_common.py: on sys.path when run as python bench/gan_bench.py
 import keras
 import numpy as np
 import tensorflow as tf
@@ -85,6 +85,7 @@ class ReferenceLoop:
                                            self.d.trainable_variables, strict=True))
 
         self.step = train_step
+        self.params = self.g.count_params() + self.d.count_params()
 
     def run(self, steps: int) -> None:
         for _ in range(steps):
@@ -109,6 +110,8 @@ class OurLoop:
         # loop is): calling fit() repeatedly would rebuild the iterator every call.
         self.iterator = iter(ds)
         self.step = tf.function(self.model.train_step)
+        self.params = self.model.generator.count_params() + \
+            self.model.discriminator.count_params()
 
     def run(self, steps: int) -> None:
         for _ in range(steps):
@@ -118,37 +121,17 @@ class OurLoop:
         return self.model.sample(n)
 
 
-def images_per_second(loop, seconds: float, steps_per_call: int = 10) -> float:
-    start, images = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        loop.run(steps_per_call)
-        images += steps_per_call * loop.batch
-    return images / (time.perf_counter() - start)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--windows", type=int, default=5)
-    parser.add_argument("--window-seconds", type=float, default=10.0)
+    parser = _common.parser(__doc__.splitlines()[0])
     parser.add_argument("--fid-minutes", type=float, default=0.0)
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     fmnist = data.fashion_mnist()
     images = fmnist.train.images
-    loops = {"TF tutorial DCGAN (batch 256)": ReferenceLoop(images),
-             "imgutils DCGAN (batch 128)": OurLoop(images)}
-    for loop in loops.values():  # warm-up: tracing and the first iterator
-        images_per_second(loop, 3.0)
-    rates = {name: [] for name in loops}
-    for _ in range(args.windows):
-        for name, loop in loops.items():
-            rates[name].append(images_per_second(loop, args.window_seconds))
-    medians = {name: statistics.median(values) for name, values in rates.items()}
-    (ref_name, ref), (our_name, ours) = medians.items()
-    print(f"{'loop':<32} {'median img/s':>12}   windows")
-    for name, values in rates.items():
-        print(f"{name:<32} {medians[name]:>12,.0f}   " + " ".join(f"{v:,.0f}" for v in values))
-    print(f"ratio ours / reference: {ours / ref:.2f}x")
+    loops = {"TF tutorial DCGAN": ReferenceLoop(images), "imgutils DCGAN": OurLoop(images)}
+    (ref_name, our_name) = loops
+    rates = _common.interleaved_rates(loops, args.windows, args.window_seconds)
+    _common.print_table(loops, rates, ours=our_name)
 
     if args.fid_minutes > 0:
         real = fmnist.test.images[:4000]

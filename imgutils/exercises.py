@@ -120,3 +120,107 @@ def check_psnr(fn: Callable[[np.ndarray, np.ndarray], float], *, seed: int = 0) 
                 hint = " (10 log10 of the *squared* peak over the MSE, or 20 log10 of the peak)"
             failures.append(f"{shape} images: expected {expected:.3f} dB, got {got:.3f}{hint}")
     return _report("psnr", failures, total)
+
+
+# ----------------------------------------------------------------------------- chapter 02
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def _check_arrays(name: str, fn: Callable, cases: list[tuple[str, tuple, np.ndarray]],
+                  hints: Callable[[tuple, np.ndarray], str] | None = None,
+                  atol: float = 1e-6) -> bool:
+    """Run ``fn(*args)`` on every case and compare with the expected array (or number)."""
+    if not callable(fn):
+        raise TypeError(f"pass your function itself, e.g. check_{name}(my_function)")
+    failures = []
+    for label, args, expected in cases:
+        try:
+            got = np.asarray(fn(*args), dtype=np.float64)
+        except Exception as exc:  # show the reader's error as feedback
+            failures.append(f"{label}: raised {type(exc).__name__}: {exc}")
+            continue
+        expected = np.asarray(expected, dtype=np.float64)
+        if got.shape != expected.shape:
+            failures.append(f"{label}: expected shape {expected.shape}, got {got.shape}")
+        elif not np.allclose(got, expected, atol=atol, rtol=1e-5):
+            hint = hints(args, got) if hints else ""
+            failures.append(f"{label}: max abs error {np.abs(got - expected).max():.3g}{hint}")
+    return _report(name, failures, len(cases))
+
+
+def _logit_cases(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(0, s, 16), rng.normal(m, s, 16)) for m, s in ((0, 1), (-3, 2), (2, 5))]
+
+
+def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float], *,
+                             seed: int = 0) -> bool:
+    """Check ``fn(real_logits [N], fake_logits [N]) -> mean discriminator loss`` (a number).
+
+    The discriminator maximises ``E log D(x) + E log(1 - D(G(z)))`` with ``D = sigmoid(logit)``,
+    so its loss is the negative: ``mean(-log D(x)) + mean(-log(1 - D(G(z))))``.
+    """
+    cases = [(f"case {i}", (r, f), _softplus(-r).mean() + _softplus(f).mean())
+             for i, (r, f) in enumerate(_logit_cases(seed))]
+
+    def hints(args, got):
+        r, f = args
+        if np.isclose(got, _softplus(r).mean() + _softplus(-f).mean()):
+            return (" (real and fake swapped: D must score real images HIGH; this is the "
+                    "backwards statement found in some textbooks)")
+        return ""
+
+    return _check_arrays("discriminator_loss", fn, cases, hints, atol=1e-5)
+
+
+def check_generator_loss(fn: Callable[[np.ndarray], float], *, seed: int = 0) -> bool:
+    """Check ``fn(fake_logits [N]) -> mean non-saturating generator loss -log D(G(z))``."""
+    cases = [(f"case {i}", (f,), _softplus(-f).mean())
+             for i, (_, f) in enumerate(_logit_cases(seed))]
+
+    def hints(args, got):
+        (f,) = args
+        if np.isclose(got, -_softplus(f).mean()):
+            return " (that is the saturating minimax loss log(1 - D(G(z))))"
+        return ""
+
+    return _check_arrays("generator_loss", fn, cases, hints, atol=1e-5)
+
+
+def check_optimal_discriminator(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool:
+    """Check ``fn(p_real [N], p_fake [N]) -> D*(x) [N]`` for densities evaluated at points x."""
+    rng = np.random.default_rng(0)
+    cases = []
+    for i in range(3):
+        p_r, p_g = rng.random(12) * 3, rng.random(12) * 3
+        cases.append((f"case {i}", (p_r, p_g), p_r / (p_r + p_g)))
+
+    def hints(args, got):
+        p_r, p_g = args
+        if np.allclose(got, p_g / (p_r + p_g)):
+            return " (that is 1 - D*: D should be high where the REAL density dominates)"
+        return ""
+
+    return _check_arrays("optimal_discriminator", fn, cases, hints)
+
+
+def check_slerp(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray]) -> bool:
+    """Check ``fn(z0 [D], z1 [D], t) -> z(t) [D]``: spherical interpolation with linear norm."""
+    from .widgets import interpolate
+
+    rng = np.random.default_rng(1)
+    cases = []
+    for d in (2, 16, 64):
+        z0, z1 = rng.normal(size=d), rng.normal(size=d)
+        for t_index, t in ((2, 0.25), (4, 0.5), (7, 0.875)):
+            expected = interpolate(z0, z1, 9, method="slerp")[t_index]
+            cases.append((f"D={d}, t={t}", (z0, z1, t), expected))
+
+    def hints(args, got):
+        z0, z1, t = args
+        if np.allclose(got, (1 - t) * z0 + t * z1, atol=1e-4):
+            return " (that is linear interpolation)"
+        return ""
+
+    return _check_arrays("slerp", fn, cases, hints, atol=1e-4)

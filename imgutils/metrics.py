@@ -30,7 +30,8 @@ from .validation import as_images
 __all__ = [
     "SSIM_SETTINGS", "classifier_score", "feature_statistics", "fid_from_features",
     "frechet_distance", "inception_features", "kid", "masked_mae", "masked_psnr",
-    "precision_recall", "psnr", "real_floor", "ssim",
+    "mean_pairwise_distance", "nearest_neighbours", "precision_recall", "psnr", "real_floor",
+    "ssim",
 ]
 
 #: SSIM as in Wang et al. (2004) and ``tf.image.ssim``: 11x11 Gaussian window (sigma 1.5),
@@ -359,6 +360,54 @@ def classifier_score(probabilities) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = np.where(p > 0, p * (np.log(p) - np.log(marginal)), 0.0).sum(1)
     return float(np.exp(kl.mean()))
+
+
+def nearest_neighbours(queries, references, *, chunk: int = 2048) -> tuple[np.ndarray,
+                                                                        np.ndarray]:
+    """Nearest reference image of every query in pixel space (Euclidean, per-pixel RMS).
+
+    queries ``[N, H, W, C]`` and references ``[M, H, W, C]``, both in [0, 1]. Returns
+    ``(indices [N], distances [N])`` with distances as root-mean-square pixel differences
+    (0 = identical, comparable across image sizes). A memorisation check for generators:
+    if generated images are much closer to their nearest *training* image than held-out
+    real images are, the generator is copying its training set.
+    """
+    q = as_images(queries, "queries")
+    r = as_images(references, "references")
+    if q.shape[1:] != r.shape[1:]:
+        raise ValueError(f"queries {q.shape[1:]} and references {r.shape[1:]} must have the "
+                         "same image shape")
+    q = q.reshape(len(q), -1).astype(np.float64)
+    r = r.reshape(len(r), -1).astype(np.float64)
+    r_sq = (r ** 2).sum(1)
+    best = np.zeros(len(q), np.int64)
+    best_sq = np.full(len(q), np.inf)
+    for start in range(0, len(r), chunk):
+        block = r[start:start + chunk]
+        d2 = (q ** 2).sum(1)[:, None] + r_sq[None, start:start + chunk] - 2 * q @ block.T
+        arg = d2.argmin(1)
+        value = d2[np.arange(len(q)), arg]
+        better = value < best_sq
+        best[better], best_sq[better] = arg[better] + start, value[better]
+    return best, np.sqrt(np.clip(best_sq, 0, None) / q.shape[1])
+
+
+def mean_pairwise_distance(images, *, max_images: int = 1000, seed: int = 0) -> float:
+    """Mean RMS pixel distance between distinct images of a set: a simple diversity number.
+
+    A collapsed generator that draws the same few images gets a value near 0; compare with
+    the same number for real images. Uses at most ``max_images`` images (chosen at random).
+    """
+    x = as_images(images, "images")
+    if len(x) < 2:
+        raise ValueError(f"images must hold at least 2 images, got {len(x)}")
+    if len(x) > max_images:
+        x = x[np.random.default_rng(seed).choice(len(x), max_images, replace=False)]
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    sq = (flat ** 2).sum(1)
+    d2 = np.clip(sq[:, None] + sq[None, :] - 2 * flat @ flat.T, 0, None) / flat.shape[1]
+    n = len(flat)
+    return float(np.sqrt(d2)[~np.eye(n, dtype=bool)].mean())
 
 
 def real_floor(metric, real_features, *, seed: int = 0, **kwargs):

@@ -199,3 +199,32 @@ def results_table(results: Mapping[str, Mapping[str, float]], *, fmt: str = "{:.
     text = ((title + "\n") if title else "") + "\n".join(lines)
     print(text)
     return text
+
+
+def class_histogram(predicted: Mapping[str, np.ndarray], class_names: Sequence[str], *,
+                    title: str | None = None):
+    """Bar chart of predicted-class frequencies, one group of bars per set of images.
+
+    predicted: ``{set name: int class labels [N]}`` (e.g. the chapter-01 classifier's argmax on
+    generated images, and on real test images for reference). A generator that covers the
+    data gives bars close to the real ones; mode collapse shows up as a few tall bars.
+    """
+    if not isinstance(predicted, Mapping) or not predicted:
+        raise TypeError("predicted must be a non-empty dict of name -> labels [N]")
+    k = len(class_names)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * k), 2.8))
+    width = 0.8 / len(predicted)
+    for i, (name, labels) in enumerate(predicted.items()):
+        labels = as_labels(labels, f"predicted[{name!r}]")
+        if labels.max() >= k:
+            raise ValueError(f"predicted[{name!r}] has class {labels.max()}, "
+                             f"but only {k} class names were given")
+        freq = np.bincount(labels, minlength=k) / len(labels)
+        ax.bar(np.arange(k) + (i - (len(predicted) - 1) / 2) * width, freq, width, label=name)
+    ax.set_xticks(np.arange(k), class_names, rotation=30, fontsize=8)
+    ax.set_ylabel("fraction of images")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -52,3 +52,37 @@ def test_psnr_checker_catches_the_255_bug(capsys):
     assert exercises.check_psnr(right)
     assert not exercises.check_psnr(lambda ref, out: right(ref, out) + 20 * np.log10(255))
     assert "max_val=255" in capsys.readouterr().out
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def test_gan_loss_checkers_accept_right_and_explain_backwards(capsys):
+    assert exercises.check_discriminator_loss(
+        lambda r, f: _softplus(-r).mean() + _softplus(f).mean())
+    assert not exercises.check_discriminator_loss(
+        lambda r, f: _softplus(r).mean() + _softplus(-f).mean())
+    assert "backwards" in capsys.readouterr().out
+    assert exercises.check_generator_loss(lambda f: _softplus(-f).mean())
+    assert not exercises.check_generator_loss(lambda f: -_softplus(f).mean())
+    assert "saturating minimax" in capsys.readouterr().out
+
+
+def test_optimal_discriminator_and_slerp_checkers(capsys):
+    assert exercises.check_optimal_discriminator(lambda pr, pg: pr / (pr + pg))
+    assert not exercises.check_optimal_discriminator(lambda pr, pg: pg / (pr + pg))
+    assert "1 - D*" in capsys.readouterr().out
+
+    def slerp(z0, z1, t):
+        n0, n1 = np.linalg.norm(z0), np.linalg.norm(z1)
+        omega = np.arccos(np.clip(z0 @ z1 / (n0 * n1), -1, 1))
+        direction = (np.sin((1 - t) * omega) * z0 / n0 + np.sin(t * omega) * z1 / n1) / np.sin(
+            omega)
+        return direction * ((1 - t) * n0 + t * n1)
+
+    assert exercises.check_slerp(slerp)
+    assert not exercises.check_slerp(lambda z0, z1, t: (1 - t) * z0 + t * z1)
+    assert "linear interpolation" in capsys.readouterr().out
+    with pytest.raises(TypeError):
+        exercises.check_slerp("slerp")

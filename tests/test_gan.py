@@ -75,3 +75,66 @@ def test_mismatched_players_and_bad_loss():
         model.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), loss="hinge")
     with pytest.raises(ValueError, match="image_shape"):
         gan.dcgan_generator(8, (64, 64, 3))
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch, at_batch):
+        super().__init__()
+        self.at, self.epoch = (at_epoch, at_batch), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt("simulated crash")
+
+
+def test_gan_training_resumes_after_a_crash(tmp_path):
+    """A GAN fit interrupted in epoch 3 of 4 resumes from its epoch-2 backup.
+
+    Not bit-identical to an uninterrupted run: the resumed ``fit`` starts a fresh pass of the
+    endless data stream and the latent noise stream, so epochs 3-4 see other batches and
+    other z. What must survive: the weights of the last completed epoch, both optimizers'
+    states and the epoch counter.
+    """
+    from imgutils.train import resumable_callbacks
+
+    x = np.random.default_rng(0).random((256, 28, 28, 1)).astype(np.float32)
+
+    def make():
+        model = gan.GAN(gan.dcgan_generator(8, width=8),
+                        gan.dcgan_discriminator(width=8, dropout=0.0), seed=0)
+        model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
+                      keras.optimizers.Adam(2e-4, beta_1=0.5))
+        return model
+
+    class Keep(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                self.weights = [w.copy() for w in self.model.get_weights()]
+                self.d_iterations = int(self.model.d_optimizer.iterations)
+
+    keras.utils.set_random_seed(0)
+    crashed, keep = make(), Keep()
+    backup = tmp_path / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        crashed.fit(x, epochs=4, batch_size=32, steps_per_epoch=4, verbose=0,
+                    callbacks=[keep, *resumable_callbacks(backup), _Interrupt(2, 1)])
+
+    class AtStart(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.weights = [w.copy() for w in self.model.get_weights()]
+            self.d_iterations = int(self.model.d_optimizer.iterations)
+            self.g_iterations = int(self.model.g_optimizer.iterations)
+
+    keras.utils.set_random_seed(7)
+    resumed, start = make(), AtStart()
+    history = resumed.fit(x, epochs=4, batch_size=32, steps_per_epoch=4, verbose=0,
+                          callbacks=[*resumable_callbacks(backup), start])
+    assert len(history.history["d_loss"]) == 2                  # epochs 3 and 4 only
+    assert start.d_iterations == start.g_iterations == keep.d_iterations == 8
+    for a, b in zip(keep.weights, start.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert int(resumed.g_optimizer.iterations) == 16
+    assert not backup.exists()

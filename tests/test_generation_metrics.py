@@ -105,3 +105,30 @@ def test_inception_fid_says_it_is_unavailable_offline(monkeypatch, rng):
     monkeypatch.setattr(keras.applications, "InceptionV3", offline)
     with pytest.raises(RuntimeError, match="unavailable offline"):
         metrics.inception_features(rng.random((2, 28, 28, 1)).astype(np.float32))
+
+
+def test_nearest_neighbours_matches_brute_force_across_chunks(rng):
+    queries = rng.random((7, 5, 5, 1)).astype(np.float32)
+    references = rng.random((50, 5, 5, 1)).astype(np.float32)
+    references[13] = queries[2]                       # an exact copy is found at distance 0
+    idx, dist = metrics.nearest_neighbours(queries, references, chunk=8)
+    brute = np.sqrt(((queries.reshape(7, 1, -1).astype(np.float64)
+                      - references.reshape(1, 50, -1)) ** 2).mean(-1))
+    np.testing.assert_array_equal(idx, brute.argmin(1))
+    np.testing.assert_allclose(dist, brute.min(1), atol=1e-6)
+    assert idx[2] == 13 and dist[2] < 1e-6
+    with pytest.raises(ValueError, match="same image shape"):
+        metrics.nearest_neighbours(queries, rng.random((3, 4, 4, 1)))
+
+
+def test_mean_pairwise_distance_matches_scipy_and_detects_collapse(rng):
+    from scipy.spatial.distance import pdist
+
+    images = rng.random((30, 4, 4, 1))
+    flat = images.reshape(30, -1)
+    expected = pdist(flat).mean() / np.sqrt(flat.shape[1])
+    assert metrics.mean_pairwise_distance(images) == pytest.approx(expected, rel=1e-6)
+    collapsed = np.repeat(images[:1], 30, axis=0)
+    assert metrics.mean_pairwise_distance(collapsed) < 1e-6
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.mean_pairwise_distance(images[:1])

@@ -98,3 +98,14 @@ def test_results_table_marks_best_per_column(capsys):
     assert capsys.readouterr().out == text + "\n"
     with pytest.raises(ValueError, match="best"):
         viz.results_table({"a": {"x": 1.0}}, best="top")
+
+
+def test_class_histogram_bars_are_frequencies():
+    fig = viz.class_histogram({"real": np.array([0, 1, 1, 2]), "fake": np.array([1, 1, 1, 1])},
+                              ["a", "b", "c"])
+    bars = [patch.get_height() for patch in fig.axes[0].patches]
+    np.testing.assert_allclose(bars, [0.25, 0.5, 0.25, 0, 1, 0])
+    with pytest.raises(ValueError, match="class names"):
+        viz.class_histogram({"x": np.array([5])}, ["a", "b"])
+    with pytest.raises(TypeError):
+        viz.class_histogram({}, ["a"])

@@ -1,2 +1,4 @@
 """Models of the book. ``classifier``: the chapter-01 Fashion-MNIST CNN (also the feature
-network of the generation metrics)."""
+network of the generation metrics).
+``vae``: chapter-03 conv VAE (encoder/decoder builders, the source text's 32x32x3 pair
+corrected, ``VAE`` with KL warm-up, ELBO / IWAE bounds, active units)."""

@@ -170,6 +170,7 @@ class GAN(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("d_loss", "g_loss", "d_real", "d_fake")}
+        self.built = True       # both parts are built functional models
 
     def compile(self, d_optimizer, g_optimizer, loss: str = "non_saturating", **kwargs):
         if loss not in GENERATOR_LOSSES:
@@ -178,6 +179,10 @@ class GAN(keras.Model):
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         self.generator_loss_kind = loss
+        # Create the optimizer slots now, so that a checkpoint (BackupAndRestore) can be
+        # restored into them before the first step.
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
 
     @property
     def metrics(self):
