@@ -224,3 +224,48 @@ def check_slerp(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray]) -> bo
         return ""
 
     return _check_arrays("slerp", fn, cases, hints, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- chapter 03
+def _gaussian_cases(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(0, s, d), rng.normal(0, s, d)) for d, s in ((2, 0.5), (16, 1.0),
+                                                                    (64, 2.0))]
+
+
+def check_kl_divergence(fn: Callable[[np.ndarray, np.ndarray], float], *,
+                        seed: int = 0) -> bool:
+    """Check ``fn(mean [D], logvar [D]) -> KL(N(mean, diag exp(logvar)) || N(0, I))``."""
+    cases = [(f"D={len(m)}", (m, lv), 0.5 * np.sum(np.exp(lv) + m ** 2 - 1 - lv))
+             for m, lv in _gaussian_cases(seed)]
+
+    def hints(args, got):
+        m, lv = args
+        if np.isclose(got, np.sum(np.exp(lv) + m ** 2 - 1 - lv)):
+            return " (missing the factor 1/2)"
+        if np.isclose(got, 0.5 * np.sum(np.exp(2 * lv) + m ** 2 - 1 - 2 * lv)):
+            return " (you treated logvar as log(std): the variance is exp(logvar))"
+        if np.isclose(got, -0.5 * np.sum(np.exp(lv) + m ** 2 - 1 - lv)):
+            return " (wrong sign: a KL divergence is never negative)"
+        return ""
+
+    return _check_arrays("kl_divergence", fn, cases, hints, atol=1e-6)
+
+
+def check_reparameterize(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], *,
+                         seed: int = 0) -> bool:
+    """Check ``fn(mean [D], logvar [D], eps [D]) -> z = mean + std * eps``."""
+    cases = []
+    for m, lv in _gaussian_cases(seed):
+        eps = np.random.default_rng(seed + len(m)).normal(size=len(m))
+        cases.append((f"D={len(m)}", (m, lv, eps), m + np.exp(0.5 * lv) * eps))
+
+    def hints(args, got):
+        m, lv, eps = args
+        if np.allclose(got, m + np.exp(lv) * eps):
+            return " (you scaled eps by the variance exp(logvar); scale by the std exp(logvar / 2))"
+        if np.allclose(got, m + lv * eps):
+            return " (logvar is a log-variance: the std is exp(logvar / 2))"
+        return ""
+
+    return _check_arrays("reparameterize", fn, cases, hints)

@@ -86,3 +86,16 @@ def test_optimal_discriminator_and_slerp_checkers(capsys):
     assert "linear interpolation" in capsys.readouterr().out
     with pytest.raises(TypeError):
         exercises.check_slerp("slerp")
+
+
+def test_vae_checkers_accept_right_and_explain_common_mistakes(capsys):
+    assert exercises.check_kl_divergence(
+        lambda m, lv: 0.5 * np.sum(np.exp(lv) + m ** 2 - 1 - lv))
+    assert not exercises.check_kl_divergence(lambda m, lv: np.sum(np.exp(lv) + m ** 2 - 1 - lv))
+    assert "1/2" in capsys.readouterr().out
+    assert not exercises.check_kl_divergence(
+        lambda m, lv: 0.5 * np.sum(np.exp(2 * lv) + m ** 2 - 1 - 2 * lv))
+    assert "log(std)" in capsys.readouterr().out
+    assert exercises.check_reparameterize(lambda m, lv, e: m + np.exp(0.5 * lv) * e)
+    assert not exercises.check_reparameterize(lambda m, lv, e: m + np.exp(lv) * e)
+    assert "variance" in capsys.readouterr().out
