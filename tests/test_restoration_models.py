@@ -30,16 +30,6 @@ def test_unet_keeps_observed_pixels(rng):
     assert not any("skip" in layer.name for layer in plain.layers)
 
 
-def test_residual_unet_subtracts_predicted_noise(rng):
-    model = restoration.unet(channels=3, base=4, levels=2, keep_observed=False, residual=True)
-    x = rng.random((2, 32, 32, 3)).astype(np.float32)
-    ones = np.ones((2, 32, 32, 1), np.float32)
-    assert model.predict([x, ones], verbose=0).shape == x.shape
-    last = model.get_layer("noise")
-    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
-    np.testing.assert_allclose(model.predict([x, ones], verbose=0), x, atol=1e-6)
-
-
 def test_super_resolution_shape(rng):
     model = restoration.super_resolution(channels=1, factor=2, depth=3, width=4)
     low = rng.random((2, 14, 14, 1)).astype(np.float32)

@@ -59,8 +59,7 @@ def dncnn(channels: int = 1, depth: int = 8, width: int = 48, *, residual: bool 
 
 
 def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = True,
-         keep_observed: bool = True, residual: bool = False,
-         name: str = "unet") -> keras.Model:
+         keep_observed: bool = True, name: str = "unet") -> keras.Model:
     """U-Net taking ``[corrupted, mask]`` and returning the restored image.
 
     corrupted: ``[N, H, W, channels]``; mask: ``[N, H, W, 1]`` (1 = observed). H and W must be
@@ -68,8 +67,6 @@ def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = Tr
     decoder upsamples (nearest + conv, no checkerboard) and, with ``skips=True``, concatenates
     the encoder features of the same resolution. ``keep_observed=True`` returns
     ``mask * corrupted + (1 - mask) * prediction`` (observed pixels are kept as they are).
-    ``residual=True`` (for denoising, as in DnCNN): a linear last layer predicts the noise and
-    the output is ``corrupted - noise``; otherwise a sigmoid layer predicts the clean image.
     """
     _check_common(channels, width=base)
     levels = positive_int(levels, "levels")
@@ -93,11 +90,7 @@ def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = Tr
             x = layers.Concatenate(name=f"skip{level}")([x, features[level]])
         x = _conv(x, width, f"dec{level}a")
         x = _conv(x, width, f"dec{level}b")
-    if residual:
-        noise = layers.Conv2D(channels, 1, name="noise")(x)
-        prediction = layers.Subtract(name="prediction")([corrupted, noise])
-    else:
-        prediction = layers.Conv2D(channels, 1, activation="sigmoid", name="prediction")(x)
+    prediction = layers.Conv2D(channels, 1, activation="sigmoid", name="prediction")(x)
     if keep_observed:
         prediction = KeepObserved(name="restored")([corrupted, mask, prediction])
     return keras.Model([corrupted, mask], prediction, name=name)
