@@ -16,6 +16,16 @@ import numpy as np
 from .validation import as_images, as_labels, positive_int
 
 
+def _tight(fig) -> None:
+    """``fig.tight_layout()`` without its warning for figures too small to fit every label
+    (the warning would print this file's path into a notebook's outputs)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
+
+
 def _show(ax, image: np.ndarray, cmap: str = "gray") -> None:
     if image.shape[-1] == 1:
         ax.imshow(image[..., 0], cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -41,8 +51,9 @@ def image_grid(images, labels: Sequence[str] | None = None, *, ncols: int = 8,
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     extra = 0.3 if labels is not None else 0.0
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + extra) * nrows),
-                             squeeze=False)
+    title_height = 0.4 if title else 0.0            # room for the title above short grids
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(size * ncols, (size + extra) * nrows + title_height))
     for i, ax in enumerate(axes.flat):
         if i < n:
             _show(ax, images[i], cmap)
@@ -52,7 +63,7 @@ def image_grid(images, labels: Sequence[str] | None = None, *, ncols: int = 8,
             ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -81,7 +92,7 @@ def plot_history(history, metrics: Sequence[str] | None = None, *, title: str | 
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -108,7 +119,7 @@ def before_after(columns: Mapping[str, np.ndarray], *, n: int | None = None,
             if captions and title in captions:
                 axes[i, j].set_xlabel(captions[title][i], fontsize=8)
         axes[0, j].set_title(title, fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -145,7 +156,7 @@ def plot_confusion_matrix(matrix, class_names: Sequence[str], *, normalize: bool
     fig.colorbar(im, ax=ax, fraction=0.046)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -226,5 +237,5 @@ def class_histogram(predicted: Mapping[str, np.ndarray], class_names: Sequence[s
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    _tight(fig)
     return fig

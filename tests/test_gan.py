@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from imgutils.models import gan
+from tests.test_train import Interrupt
 
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
@@ -77,19 +78,6 @@ def test_mismatched_players_and_bad_loss():
         gan.dcgan_generator(8, (64, 64, 3))
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, at_epoch, at_batch):
-        super().__init__()
-        self.at, self.epoch = (at_epoch, at_batch), 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (self.epoch, batch) == self.at:
-            raise KeyboardInterrupt("simulated crash")
-
-
 def test_gan_training_resumes_after_a_crash(tmp_path):
     """A GAN fit interrupted in epoch 3 of 4 resumes from its epoch-2 backup.
 
@@ -120,7 +108,7 @@ def test_gan_training_resumes_after_a_crash(tmp_path):
     backup = tmp_path / "backup"
     with pytest.raises(KeyboardInterrupt):
         crashed.fit(x, epochs=4, batch_size=32, steps_per_epoch=4, verbose=0,
-                    callbacks=[keep, *resumable_callbacks(backup), _Interrupt(2, 1)])
+                    callbacks=[keep, *resumable_callbacks(backup), Interrupt(2, 1)])
 
     class AtStart(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):

@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras import layers
 
 from ..validation import positive_int
+from .blocks import project_and_reshape
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 
@@ -93,10 +94,7 @@ def source_generator(latent_dim: int = 100, name: str = "source_generator") -> k
     """
     latent_dim = positive_int(latent_dim, "latent_dim")
     z = keras.Input((latent_dim,), name="z")
-    x = layers.Dense(4 * 4 * 512, use_bias=False, name="project")(z)
-    x = layers.BatchNormalization(name="project_bn")(x)
-    x = layers.LeakyReLU(name="project_lrelu")(x)
-    x = layers.Reshape((4, 4, 512), name="reshape")(x)
+    x = project_and_reshape(z, (4, 4, 512))
     for i, (filters, stride) in enumerate(((128, 1), (64, 2))):
         x = layers.Conv2DTranspose(filters, 5, strides=stride, padding="same", use_bias=False,
                                    name=f"up{i}")(x)
