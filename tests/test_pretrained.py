@@ -79,3 +79,36 @@ def test_shipped_classifier_meets_its_manifest(fashion, tmp_path):
     (tmp_path / entry["file"]).write_bytes(bytes(blob))
     with pytest.raises(ValueError, match="SHA-256"):
         pretrained.load("fashion_classifier", weights_dir=tmp_path)
+
+
+def test_shipped_generator_reproduces_its_manifest_fid(fashion):
+    """The chapter-02 DCGAN: its FID-FM on fresh samples is close to the manifest's."""
+    from imgutils import features
+
+    entry = pretrained.info("fashion_dcgan_generator")
+    assert entry["profile"] in ("cpu", "full")
+    assert {"fid_fm", "kid_x1000", "precision", "recall"} <= set(entry["metrics"])
+    generator = pretrained.load("fashion_dcgan_generator")
+    n = int(entry["metrics"]["n_eval"])
+    z = np.random.default_rng(123).standard_normal((n, generator.input_shape[-1]))
+    fake = np.clip(generator.predict(z.astype(np.float32), batch_size=500, verbose=0), 0, 1)
+    assert fake.shape == (n, 28, 28, 1)
+    report = features.generation_report(fashion.test.images[:2 * n], fake)
+    fid = report["generated"]["FID-FM"]
+    assert abs(fid - entry["metrics"]["fid_fm"]) < 0.1 * entry["metrics"]["fid_fm"]
+    assert fid < 0.5 * 1500    # an untrained generator scores about 1,500 here
+
+
+def test_shipped_vae_reproduces_its_manifest_elbo(fashion):
+    """The chapter-03 VAE: same test ELBO and active units as recorded in the manifest."""
+    from imgutils.models import vae
+
+    entry = pretrained.info("fashion_vae_decoder")
+    assert pretrained.info("fashion_vae_encoder")["metrics"] == entry["metrics"]
+    model = vae.VAE(pretrained.load("fashion_vae_encoder"), pretrained.load("fashion_vae_decoder"))
+    x = fashion.test.images[:1000]
+    elbo = vae.elbo(model, x, seed=0).mean()
+    assert abs(elbo - entry["metrics"]["test_elbo"]) < 1.0
+    units, _ = vae.active_units(model, fashion.test.images[:int(entry["metrics"]["n_eval"])])
+    assert units == entry["metrics"]["active_units"]
+    assert model.sample(4, seed=0).shape == (4, 28, 28, 1)
