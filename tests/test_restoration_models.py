@@ -68,3 +68,33 @@ def test_tiny_denoiser_beats_noisy_input_on_held_out_images(fashion):
     noisy_psnr = metrics.psnr(test.clean, np.clip(test.corrupted, 0, 1), reduce="mean")
     restored_psnr = metrics.psnr(test.clean, restored, reduce="mean")
     assert restored_psnr > noisy_psnr + 2.0  # measured: 21.8 -> 24.2 dB
+
+
+def test_dihedral_transforms_invert_and_are_distinct(rng):
+    x = rng.random((2, 5, 5, 1)).astype(np.float32)
+    seen = []
+    for k in range(8):
+        moved = restoration._dihedral(x, k)
+        np.testing.assert_array_equal(restoration._dihedral(moved, k, inverse=True), x)
+        assert not any(np.array_equal(moved, other) for other in seen)
+        seen.append(moved)
+
+
+def test_self_ensemble_averages_the_eight_transformed_passes(rng):
+    x = rng.random((3, 8, 8, 1)).astype(np.float32)
+    # an asymmetric 3x3 filter: each transform gives a different result
+    model = keras.Sequential([keras.Input((None, None, 1)),
+                              keras.layers.Conv2D(1, 3, padding="same", use_bias=False)])
+    model.layers[0].set_weights([rng.normal(0, 0.2, (3, 3, 1, 1)).astype(np.float32)])
+    expected = np.mean([restoration._dihedral(
+        np.asarray(model(restoration._dihedral(x, k))), k, inverse=True) for k in range(8)],
+        axis=0)
+    got = restoration.restore(model, x, self_ensemble=True)
+    np.testing.assert_allclose(got, np.clip(expected, 0, 1), atol=1e-6)
+    assert not np.allclose(got, restoration.restore(model, x))
+    # a 1x1 filter commutes with rotations and flips: the ensemble changes nothing
+    pointwise = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(1, 1)])
+    np.testing.assert_allclose(restoration.restore(pointwise, x, self_ensemble=True),
+                               restoration.restore(pointwise, x), atol=1e-6)
+    with pytest.raises(TypeError):
+        restoration.restore(model, x, self_ensemble="yes")

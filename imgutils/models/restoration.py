@@ -123,8 +123,39 @@ def super_resolution(channels: int = 1, factor: int = 2, depth: int = 6, width: 
     return keras.Model(low, out, name=name)
 
 
-def restore(model: keras.Model, inputs, *, batch_size: int = 256) -> np.ndarray:
-    """Run a restorer and clip to ``[0, 1]``: float32 ``[N, H, W, C]`` ready for the metrics."""
+def _dihedral(images: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
+    """The k-th of the 8 rotations/flips of ``[N, H, W, C]`` arrays (or its inverse)."""
+    rotations, flip = k % 4, k >= 4
+    if not inverse:
+        out = np.rot90(images, rotations, axes=(1, 2))
+        return np.ascontiguousarray(out[:, :, ::-1] if flip else out)
+    out = images[:, :, ::-1] if flip else images
+    return np.ascontiguousarray(np.rot90(out, -rotations, axes=(1, 2)))
+
+
+def restore(model: keras.Model, inputs, *, batch_size: int = 256,
+            self_ensemble: bool = False) -> np.ndarray:
+    """Run a restorer and clip to ``[0, 1]``: float32 ``[N, H, W, C]`` ready for the metrics.
+
+    ``self_ensemble=True``: geometric self-ensemble (Timofte et al. 2016, the "+" variants
+    of restoration papers): the inputs are rotated by 0/90/180/270 degrees, with and without
+    a mirror flip, restored, transformed back, and the 8 results averaged. Costs 8 passes;
+    works for square images (and any H, W for fully convolutional models).
+    """
+    if not isinstance(self_ensemble, bool):
+        raise TypeError(f"self_ensemble must be True or False, got {self_ensemble!r}")
+    if self_ensemble:
+        parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        total = None
+        for k in range(8):
+            moved = [_dihedral(np.asarray(p, np.float32), k) for p in parts]
+            out = _dihedral(_run_in_chunks(model, moved, batch_size), k, inverse=True)
+            total = out if total is None else total + out
+        return np.clip(total / 8, 0.0, 1.0).astype(np.float32)
+    return np.clip(_run_in_chunks(model, inputs, batch_size), 0.0, 1.0).astype(np.float32)
+
+
+def _run_in_chunks(model: keras.Model, inputs, batch_size: int) -> np.ndarray:
     # Eager calls in chunks: no tf.function retracing for every new input size.
     batch_size = positive_int(batch_size, "batch_size")
     parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -134,4 +165,4 @@ def restore(model: keras.Model, inputs, *, batch_size: int = 256) -> np.ndarray:
         chunk = [np.asarray(p[start:start + batch_size], np.float32) for p in parts]
         out = model(chunk if len(chunk) > 1 else chunk[0], training=False)
         chunks.append(np.asarray(out))
-    return np.clip(np.concatenate(chunks), 0.0, 1.0).astype(np.float32)
+    return np.concatenate(chunks)
