@@ -317,15 +317,18 @@ def kid(real_features, fake_features, *, subsets: int = 50, subset_size: int = 1
     return float(values.mean()), float(values.std())
 
 
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``|a_i - b_j|^2`` for the rows of ``a [N, D]`` and ``b [M, D]``."""
+    return (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T
+
+
 def _kth_neighbour_radii(points: np.ndarray, k: int) -> np.ndarray:
-    sq = (points ** 2).sum(1)
-    dist = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * points @ points.T, 0, None))
+    dist = np.sqrt(np.clip(_squared_distances(points, points), 0, None))
     return np.sort(dist, axis=1)[:, k]  # column 0 is the point itself
 
 
 def _inside_any(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    qs, cs = (queries ** 2).sum(1), (centres ** 2).sum(1)
-    dist = np.sqrt(np.clip(qs[:, None] + cs[None, :] - 2 * queries @ centres.T, 0, None))
+    dist = np.sqrt(np.clip(_squared_distances(queries, centres), 0, None))
     return (dist <= radii[None, :]).any(axis=1)
 
 
@@ -379,12 +382,10 @@ def nearest_neighbours(queries, references, *, chunk: int = 2048) -> tuple[np.nd
                          "same image shape")
     q = q.reshape(len(q), -1).astype(np.float64)
     r = r.reshape(len(r), -1).astype(np.float64)
-    r_sq = (r ** 2).sum(1)
     best = np.zeros(len(q), np.int64)
     best_sq = np.full(len(q), np.inf)
     for start in range(0, len(r), chunk):
-        block = r[start:start + chunk]
-        d2 = (q ** 2).sum(1)[:, None] + r_sq[None, start:start + chunk] - 2 * q @ block.T
+        d2 = _squared_distances(q, r[start:start + chunk])
         arg = d2.argmin(1)
         value = d2[np.arange(len(q)), arg]
         better = value < best_sq
@@ -404,8 +405,7 @@ def mean_pairwise_distance(images, *, max_images: int = 1000, seed: int = 0) -> 
     if len(x) > max_images:
         x = x[np.random.default_rng(seed).choice(len(x), max_images, replace=False)]
     flat = x.reshape(len(x), -1).astype(np.float64)
-    sq = (flat ** 2).sum(1)
-    d2 = np.clip(sq[:, None] + sq[None, :] - 2 * flat @ flat.T, 0, None) / flat.shape[1]
+    d2 = np.clip(_squared_distances(flat, flat), 0, None) / flat.shape[1]
     n = len(flat)
     return float(np.sqrt(d2)[~np.eye(n, dtype=bool)].mean())
 
