@@ -12,8 +12,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "baselines", "config", "corrupt", "data", "exercises", "features", "metrics", "models", "ops",
-    "pretrained", "provenance", "train", "validation", "viz",
+    "baselines", "config", "corrupt", "data", "exercises", "features", "logs", "metrics", "models",
+    "ops", "pretrained", "provenance", "train", "validation", "viz",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

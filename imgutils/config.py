@@ -12,6 +12,8 @@ full      a GPU (Colab T4 or better): the full training runs          <= 30 min 
 
 The profile is resolved from the argument, then the environment variable
 ``IMGUTILS_PROFILE``, then automatically (a visible GPU gives ``full``, otherwise ``cpu``).
+With several GPUs, ``distribute(profile)`` makes the ``full`` profile train under a
+``tf.distribute.MirroredStrategy`` (call it right after ``environment_report``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ import os
 import platform
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 PROFILES = ("smoke", "cpu", "full")
 ENV_VAR = "IMGUTILS_PROFILE"
@@ -118,3 +124,78 @@ def environment_report(profile: str | Profile | None = None) -> dict[str, str]:
     for key, value in report.items():
         print(f"{key:<{width}} : {value}")
     return report
+
+
+# environment_report's keys: distribute() pads its line to the same width.
+_REPORT_KEYS = ("python", "tensorflow", "keras", "numpy", "devices", "cpu cores", "profile")
+_INSTALLED: dict[str, object] = {}   # the MirroredStrategy distribute() installed, its request
+
+
+def _check_devices(devices) -> tuple[str, ...] | None:
+    if devices is None:
+        return None
+    if isinstance(devices, str) or not isinstance(devices, (list, tuple)):
+        raise TypeError("devices must be None or a list of device names such as "
+                        f"['/gpu:0', '/gpu:1'], got {type(devices).__name__}")
+    for device in devices:
+        if not isinstance(device, str) or not device.strip():
+            raise TypeError(f"devices must hold non-empty device-name strings, got {device!r}")
+    cleaned = tuple(d.strip() for d in devices)
+    if len(cleaned) < 2:
+        raise ValueError(f"devices must name at least 2 devices to mirror over, got {devices!r}")
+    if len({d.lower() for d in cleaned}) != len(cleaned):
+        raise ValueError(f"devices must not repeat a device, got {devices!r}")
+    return cleaned
+
+
+def _describe(strategy) -> str:
+    import tensorflow as tf
+
+    n = strategy.num_replicas_in_sync
+    if n == 1:
+        return f"one device ({'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'})"
+    names = [d.rsplit("device:", 1)[-1] for d in strategy.extended.worker_devices]
+    if all(name.upper().startswith("GPU") for name in names):
+        return f"{type(strategy).__name__} over {n} GPUs"
+    return f"{type(strategy).__name__} over {n} devices ({', '.join(names)})"
+
+
+def distribute(profile: str | Profile | None = None, *,
+               devices: list[str] | tuple[str, ...] | None = None) -> tf.distribute.Strategy:
+    """The ``tf.distribute`` strategy to train under; prints one ``strategy : ...`` line.
+
+    For the ``full`` profile on a machine where TensorFlow sees 2 or more GPUs, creates a
+    ``tf.distribute.MirroredStrategy()`` (over ``devices`` when given, e.g.
+    ``["/cpu:0", "/cpu:1"]`` for a test on logical CPU devices; they need not be GPUs) and
+    installs it as the global default (``tf.distribute.experimental_set_strategy``): the
+    models, optimizers and ``fit`` calls that follow use it without ``strategy.scope()``
+    blocks. Build the models *after* this call. Otherwise (``smoke`` / ``cpu``, or at most one
+    GPU) nothing changes and the current strategy, ``tf.distribute.get_strategy()`` (the
+    default one-device strategy), is returned.
+
+    ``profile``: a ``Profile`` or a name, resolved as by ``resolve_profile``. Calling it
+    again with the same request returns the installed strategy; asking for other devices
+    once a strategy is installed raises ``RuntimeError`` (restart the kernel instead).
+    Raises ``TypeError`` / ``ValueError`` for a bad ``profile`` or ``devices``.
+    """
+    import tensorflow as tf
+
+    resolved = profile if isinstance(profile, Profile) else resolve_profile(profile)
+    wanted = _check_devices(devices)
+    strategy = tf.distribute.get_strategy()
+    if resolved.name == "full" and (
+            wanted is not None or len(tf.config.list_physical_devices("GPU")) >= 2):
+        installed = _INSTALLED.get("strategy")
+        if installed is not None and tf.distribute.has_strategy() and strategy is installed:
+            if _INSTALLED["devices"] != wanted:
+                raise RuntimeError(
+                    f"a MirroredStrategy over {_INSTALLED['devices'] or 'all GPUs'} is already "
+                    f"installed; cannot switch to devices={devices!r} (restart the kernel)")
+        else:
+            strategy = (tf.distribute.MirroredStrategy(list(wanted)) if wanted is not None
+                        else tf.distribute.MirroredStrategy())
+            tf.distribute.experimental_set_strategy(strategy)
+            _INSTALLED.update(strategy=strategy, devices=wanted)
+    width = max(map(len, (*_REPORT_KEYS, "strategy")))
+    print(f"{'strategy':<{width}} : {_describe(strategy)}")
+    return strategy

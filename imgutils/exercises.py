@@ -7,12 +7,58 @@ all cases pass.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import itertools
 from collections.abc import Callable
 
 import numpy as np
 
 from . import ops
+
+
+class _Attempt:
+    """Wraps the reader's function and notes whether it ever returned something."""
+
+    def __init__(self, fn: Callable):
+        self.fn, self.calls, self.attempted = fn, 0, False
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        try:
+            result = self.fn(*args, **kwargs)
+        except NotImplementedError:
+            raise
+        except Exception:
+            self.attempted = True
+            raise
+        self.attempted = self.attempted or result is not None
+        return result
+
+
+def _feedback(checker: Callable) -> Callable:
+    """Give an unattempted stub (it returns ``None`` or raises ``NotImplementedError`` on
+    every case) one line of feedback instead of a list of failures."""
+
+    @functools.wraps(checker)
+    def wrapper(fn, *args, **kwargs):
+        if not callable(fn):
+            raise TypeError(f"pass your function itself, e.g. {checker.__name__}(my_function); "
+                            f"got {type(fn).__name__}")
+        attempt = _Attempt(fn)
+        with contextlib.redirect_stdout(io.StringIO()) as feedback:
+            passed = checker(attempt, *args, **kwargs)
+        if attempt.calls and not attempt.attempted:
+            name = checker.__name__.removeprefix("check_")
+            print(f"… {name}: not attempted yet: `{getattr(fn, '__name__', 'your function')}` "
+                  "returns None; write it, then run this cell again.")
+            return False
+        print(feedback.getvalue(), end="")
+        return passed
+
+    return wrapper
 
 
 def _report(name: str, failures: list[str], total: int) -> bool:
@@ -23,6 +69,7 @@ def _report(name: str, failures: list[str], total: int) -> bool:
     return True
 
 
+@_feedback
 def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
     """Check ``fn(n, kernel, stride, padding) -> output length`` (integer padding)."""
     if not callable(fn):
@@ -44,6 +91,7 @@ def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
     return _report("conv_output_size", failures, total)
 
 
+@_feedback
 def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> bool:
     """Check ``fn(layers) -> receptive field of the last layer`` for (kernel, stride) stacks."""
     if not callable(fn):
@@ -66,6 +114,7 @@ def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> bool:
     return _report("receptive_field", failures, len(cases))
 
 
+@_feedback
 def check_conv2d(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], *, seed: int = 0) -> bool:
     """Check ``fn(image [H, W], kernel [k, k]) -> 'valid' cross-correlation [H-k+1, W-k+1]``."""
     if not callable(fn):
@@ -94,6 +143,7 @@ def check_conv2d(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], *, seed: in
     return _report("conv2d", failures, total)
 
 
+@_feedback
 def check_psnr(fn: Callable[[np.ndarray, np.ndarray], float], *, seed: int = 0) -> bool:
     """Check ``fn(reference [H, W, C], restored [H, W, C]) -> PSNR in dB`` for [0, 1] images."""
     if not callable(fn):
@@ -154,6 +204,7 @@ def _logit_cases(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(rng.normal(0, s, 16), rng.normal(m, s, 16)) for m, s in ((0, 1), (-3, 2), (2, 5))]
 
 
+@_feedback
 def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float], *,
                              seed: int = 0) -> bool:
     """Check ``fn(real_logits [N], fake_logits [N]) -> mean discriminator loss`` (a number).
@@ -174,6 +225,7 @@ def check_discriminator_loss(fn: Callable[[np.ndarray, np.ndarray], float], *,
     return _check_arrays("discriminator_loss", fn, cases, hints, atol=1e-5)
 
 
+@_feedback
 def check_generator_loss(fn: Callable[[np.ndarray], float], *, seed: int = 0) -> bool:
     """Check ``fn(fake_logits [N]) -> mean non-saturating generator loss -log D(G(z))``."""
     cases = [(f"case {i}", (f,), _softplus(-f).mean())
@@ -188,6 +240,7 @@ def check_generator_loss(fn: Callable[[np.ndarray], float], *, seed: int = 0) ->
     return _check_arrays("generator_loss", fn, cases, hints, atol=1e-5)
 
 
+@_feedback
 def check_optimal_discriminator(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> bool:
     """Check ``fn(p_real [N], p_fake [N]) -> D*(x) [N]`` for densities evaluated at points x."""
     rng = np.random.default_rng(0)
@@ -205,6 +258,7 @@ def check_optimal_discriminator(fn: Callable[[np.ndarray, np.ndarray], np.ndarra
     return _check_arrays("optimal_discriminator", fn, cases, hints)
 
 
+@_feedback
 def check_slerp(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray]) -> bool:
     """Check ``fn(z0 [D], z1 [D], t) -> z(t) [D]``: spherical interpolation with linear norm."""
     from .widgets import interpolate
@@ -233,6 +287,7 @@ def _gaussian_cases(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
                                                                     (64, 2.0))]
 
 
+@_feedback
 def check_kl_divergence(fn: Callable[[np.ndarray, np.ndarray], float], *,
                         seed: int = 0) -> bool:
     """Check ``fn(mean [D], logvar [D]) -> KL(N(mean, diag exp(logvar)) || N(0, I))``."""
@@ -252,6 +307,7 @@ def check_kl_divergence(fn: Callable[[np.ndarray, np.ndarray], float], *,
     return _check_arrays("kl_divergence", fn, cases, hints, atol=1e-6)
 
 
+@_feedback
 def check_reparameterize(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], *,
                          seed: int = 0) -> bool:
     """Check ``fn(mean [D], logvar [D], eps [D]) -> z = mean + std * eps``."""

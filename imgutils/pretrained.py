@@ -1,8 +1,15 @@
 """Small trained models shipped in ``weights/``, so a CPU reader can skip training.
 
-``weights/manifest.json`` maps a name to its file, SHA-256, the profile and data set it was
-trained with and its measured metrics. ``load(name)`` refuses a file whose hash does not match
-and loads models with Keras' safe mode (no arbitrary code from the file is run).
+Each model is stored as a weights-only file ``<name>.weights.h5`` (the arrays, no layer
+configs, no optimizer) and rebuilt by the ``imgutils`` builder that made it: the manifest
+``weights/manifest.json`` records the builder and its arguments (the *recipe*), the file's
+SHA-256, the profile and data set it was trained with and its measured metrics. Layer configs
+change between Keras releases (``.keras`` files saved by Keras 3.15 do not load on Colab's
+Keras 3.13); arrays rebuilt into code-built models load on every Keras 3.
+
+``load(name)`` refuses a file whose hash does not match, a recipe that names anything but a
+registered ``imgutils`` builder, and a file whose arrays do not fit the rebuilt model. Nothing
+in a weights file or the manifest is executed.
 """
 
 from __future__ import annotations
@@ -10,11 +17,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import warnings
 from pathlib import Path
 
 from .data import sha256_file
 
 MANIFEST = "manifest.json"
+SUFFIX = ".weights.h5"
 
 
 def default_weights_dir() -> Path:
@@ -37,11 +46,47 @@ def read_manifest(weights_dir: str | os.PathLike | None = None) -> dict[str, dic
     return manifest
 
 
+def write_entry(folder: str | os.PathLike, name: str, entry: dict) -> None:
+    """Add or replace ``name`` in the manifest of ``folder`` (removing a replaced file)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    old = manifest.get(name, {}).get("file")
+    if old and old != entry["file"] and (folder / old).is_file():
+        (folder / old).unlink()
+    manifest[name] = entry
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def save_weights_file(model, folder: str | os.PathLike, name: str) -> tuple[Path, dict]:
+    """Write ``model``'s arrays to ``<folder>/<name>.weights.h5``; returns (path, recipe).
+
+    The arrays are copied into a fresh, uncompiled model rebuilt from the recipe, so no
+    optimizer state and nothing but the model's own variables reach the file.
+    """
+    from .models import registry
+
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise ValueError(f"name must be an identifier such as 'fashion_classifier', got {name!r}")
+    recipe = registry.recipe(model)
+    if recipe is None:
+        raise TypeError(f"{type(model).__name__} {getattr(model, 'name', '')!r} was not made by "
+                        "an imgutils builder (e.g. imgutils.models.gan.dcgan_generator): only "
+                        "such models can be saved, because loading rebuilds them by code")
+    clean = registry.build(recipe["builder"], recipe["kwargs"])
+    clean.set_weights(model.get_weights())
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}{SUFFIX}"
+    clean.save_weights(path)
+    return path, recipe
+
+
 def save(model, name: str, *, profile: str, dataset: str, metrics: dict[str, float],
          weights_dir: str | os.PathLike | None = None, notes: str = "") -> dict:
-    """Save ``model`` (without optimizer state) as ``<name>.keras`` and record it in the manifest.
+    """Save ``model`` as ``<name>.weights.h5`` and record it (with its recipe) in the manifest.
 
-    Returns the manifest entry. ``metrics`` are the numbers measured on held-out data.
+    ``model`` must come from an ``imgutils.models`` builder. ``metrics`` are the numbers
+    measured on held-out data. Returns the manifest entry.
     """
     import keras
 
@@ -51,16 +96,13 @@ def save(model, name: str, *, profile: str, dataset: str, metrics: dict[str, flo
                                                 for v in metrics.values()):
         raise TypeError("metrics must be a dict of name -> number")
     folder = Path(weights_dir or default_weights_dir())
-    folder.mkdir(parents=True, exist_ok=True)
-    # An uncompiled copy (clone_model would copy the compile state): no optimizer in the file.
-    clean = model.__class__.from_config(model.get_config())
-    clean.set_weights(model.get_weights())
-    path = folder / f"{name}.keras"
-    clean.save(path)
+    path, recipe = save_weights_file(model, folder, name)
     entry = {
         "file": path.name,
         "sha256": sha256_file(path),
         "bytes": path.stat().st_size,
+        "builder": recipe["builder"],
+        "builder_kwargs": recipe["kwargs"],
         "profile": str(profile),
         "dataset": dataset,
         "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
@@ -69,19 +111,32 @@ def save(model, name: str, *, profile: str, dataset: str, metrics: dict[str, flo
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "notes": notes,
     }
-    manifest = read_manifest(folder)
-    manifest[name] = entry
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_entry(folder, name, entry)
     return entry
 
 
+def _array_shapes(path: Path) -> list[tuple[int, ...]]:
+    """Shapes of every array stored in a Keras weights file (h5py reads data, runs nothing)."""
+    import h5py
+
+    shapes: list[tuple[int, ...]] = []
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(lambda key, item: shapes.append(tuple(item.shape))
+                              if isinstance(item, h5py.Dataset) else None)
+    except OSError as exc:
+        raise ValueError(f"{path.name} is not a readable HDF5 weights file: {exc}") from exc
+    return shapes
+
+
 def load(name: str, *, weights_dir: str | os.PathLike | None = None):
-    """Load a shipped model by name after checking its SHA-256 against the manifest.
+    """Load a shipped model by name: check the SHA-256, rebuild the model, load its arrays.
 
     Raises ``KeyError`` for an unknown name (listing the known ones), ``FileNotFoundError``
-    for a missing file and ``ValueError`` for a hash mismatch.
+    for a missing file and ``ValueError`` for a hash mismatch, a manifest entry without a
+    registered builder, or arrays that do not fit the rebuilt model.
     """
-    import keras
+    from .models import registry
 
     folder = Path(weights_dir or default_weights_dir())
     manifest = read_manifest(folder)
@@ -90,6 +145,9 @@ def load(name: str, *, weights_dir: str | os.PathLike | None = None):
         raise KeyError(f"no pretrained model {name!r} in {folder / MANIFEST}; known: {known}")
     entry = manifest[name]
     path = folder / entry["file"]
+    if not entry["file"].endswith(SUFFIX) or "builder" not in entry:
+        raise ValueError(f"{entry['file']} (model {name!r}) is not a weights file with a builder "
+                         f"recipe: re-save it with imgutils.pretrained.save (*{SUFFIX})")
     if not path.is_file():
         raise FileNotFoundError(f"{entry['file']} (model {name!r}) is listed in the manifest "
                                 f"but missing from {folder}")
@@ -98,11 +156,31 @@ def load(name: str, *, weights_dir: str | os.PathLike | None = None):
         raise ValueError(f"{entry['file']} has SHA-256 {actual[:12]}..., the manifest expects "
                          f"{entry['sha256'][:12]}...: the file is corrupt or was replaced; "
                          "refusing to load it")
-    return keras.models.load_model(path, compile=False, safe_mode=True)
+    model = registry.build(entry["builder"], entry.get("builder_kwargs", {}))
+    expected = sorted(tuple(w.shape) for w in model.weights)
+    stored = sorted(_array_shapes(path))
+    if stored != expected:
+        raise ValueError(f"{entry['file']} holds {len(stored)} arrays that do not fit "
+                         f"{entry['builder']} ({len(expected)} weights): refusing to load it")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except (ValueError, KeyError, OSError) as exc:
+            raise ValueError(f"{entry['file']} does not load into {entry['builder']}: "
+                             f"{exc}") from exc
+    skipped = [str(w.message) for w in caught if "could not be loaded" in str(w.message)
+               or "Skipping" in str(w.message)]
+    if skipped:
+        raise ValueError(f"{entry['file']} did not fill every weight of {entry['builder']}: "
+                         f"{skipped[0][:300]}")
+    for w in caught:      # anything else Keras said is passed on unchanged
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model
 
 
 def info(name: str, *, weights_dir: str | os.PathLike | None = None) -> dict:
-    """The manifest entry of ``name`` (profile, data set, metrics, hash ...)."""
+    """The manifest entry of ``name`` (recipe, profile, data set, metrics, hash ...)."""
     manifest = read_manifest(weights_dir)
     if name not in manifest:
         raise KeyError(f"no pretrained model {name!r}; known: {', '.join(sorted(manifest))}")

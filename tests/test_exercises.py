@@ -99,3 +99,20 @@ def test_vae_checkers_accept_right_and_explain_common_mistakes(capsys):
     assert exercises.check_reparameterize(lambda m, lv, e: m + np.exp(0.5 * lv) * e)
     assert not exercises.check_reparameterize(lambda m, lv, e: m + np.exp(lv) * e)
     assert "variance" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("checker", [name for name in dir(exercises)
+                                     if name.startswith("check_")])
+def test_an_unattempted_stub_gets_one_line(checker, capsys):
+    def my_stub(*args):
+        # your code here
+        return None
+
+    def not_implemented(*args):
+        raise NotImplementedError
+
+    for stub in (my_stub, not_implemented):
+        assert getattr(exercises, checker)(stub) is False
+        out = capsys.readouterr().out
+        assert out.count("\n") == 1 and "not attempted yet" in out and "wrong" not in out
+    assert "my_stub" in (getattr(exercises, checker)(my_stub) or capsys.readouterr().out)

@@ -1,7 +1,6 @@
-import io
 import json
 import shutil
-import zipfile
+from pathlib import Path
 
 import h5py
 import keras
@@ -9,17 +8,18 @@ import numpy as np
 import pytest
 
 from imgutils import pretrained
-from imgutils.models import classifier
+from imgutils.data import sha256_file
+from imgutils.models import classifier, registry
+
+TINY = {"width": 4, "feature_dim": 8, "name": "tiny_classifier"}
 
 
 @pytest.fixture
 def tiny_model():
     keras.utils.set_random_seed(0)
-    inputs = keras.Input((28, 28, 1))
-    x = keras.layers.Flatten()(inputs)
-    x = keras.layers.Dense(8, activation="relu", name="features")(x)
-    model = keras.Model(inputs, keras.layers.Dense(10)(x))
+    model = classifier.build_classifier(**TINY)
     model.compile(optimizer="adam", loss="mse")  # compiled: the saved file must not carry it
+    model.train_on_batch(np.zeros((2, 28, 28, 1), np.float32), np.zeros((2, 10), np.float32))
     return model
 
 
@@ -28,28 +28,67 @@ def test_save_load_roundtrip_with_manifest(tmp_path, tiny_model, rng):
                             metrics={"test_accuracy": 0.5}, weights_dir=tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["tiny"]["sha256"] == entry["sha256"] and entry["profile"] == "smoke"
+    assert entry["file"] == "tiny.weights.h5"
+    assert entry["builder"] == "imgutils.models.classifier.build_classifier"
+    assert entry["builder_kwargs"] == {"input_shape": [28, 28, 1], "num_classes": 10,
+                                       "dropout": 0.3, **TINY}
     loaded = pretrained.load("tiny", weights_dir=tmp_path)
     x = rng.random((4, 28, 28, 1)).astype(np.float32)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), tiny_model.predict(x, verbose=0),
-                               atol=1e-6)
-    with zipfile.ZipFile(tmp_path / "tiny.keras") as archive:  # weights only, no optimizer
-        with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as weights:
-            assert "optimizer" not in weights and "layers" in weights
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), tiny_model.predict(x, verbose=0))
+    with h5py.File(tmp_path / "tiny.weights.h5") as weights:     # weights only, no optimizer
+        assert "optimizer" not in weights and "layers" in weights
     assert pretrained.info("tiny", weights_dir=tmp_path)["metrics"] == {"test_accuracy": 0.5}
+    # saving again under the same name replaces the file and the entry
+    pretrained.save(tiny_model, "tiny", profile="cpu", dataset="x", metrics={},
+                    weights_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "tiny.weights.h5"]
 
 
 def test_tampered_file_is_refused(tmp_path, tiny_model):
     pretrained.save(tiny_model, "tiny", profile="smoke", dataset="x", metrics={},
                     weights_dir=tmp_path)
-    path = tmp_path / "tiny.keras"
+    path = tmp_path / "tiny.weights.h5"
     path.write_bytes(path.read_bytes() + b"\0")
-    with pytest.raises(ValueError, match="tiny.keras.*refusing"):
+    with pytest.raises(ValueError, match="tiny.weights.h5.*refusing"):
         pretrained.load("tiny", weights_dir=tmp_path)
     path.unlink()
-    with pytest.raises(FileNotFoundError, match="tiny.keras"):
+    with pytest.raises(FileNotFoundError, match="tiny.weights.h5"):
         pretrained.load("tiny", weights_dir=tmp_path)
     with pytest.raises(KeyError, match="known: tiny"):
         pretrained.load("other", weights_dir=tmp_path)
+
+
+def _rewrite_entry(folder, name, **changes):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest[name].update(changes)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_substituted_weights_are_refused_even_with_a_matching_hash(tmp_path, tiny_model):
+    """A different model's arrays, with the manifest hash updated, still do not load."""
+    pretrained.save(tiny_model, "tiny", profile="smoke", dataset="x", metrics={},
+                    weights_dir=tmp_path)
+    other = classifier.build_classifier(width=8, feature_dim=8)
+    other.save_weights(tmp_path / "tiny.weights.h5")
+    _rewrite_entry(tmp_path, "tiny", sha256=sha256_file(tmp_path / "tiny.weights.h5"))
+    with pytest.raises(ValueError, match="tiny.weights.h5 holds .* do not fit"):
+        pretrained.load("tiny", weights_dir=tmp_path)
+    (tmp_path / "tiny.weights.h5").write_bytes(b"not an HDF5 file")
+    _rewrite_entry(tmp_path, "tiny", sha256=sha256_file(tmp_path / "tiny.weights.h5"))
+    with pytest.raises(ValueError, match="tiny.weights.h5 is not a readable HDF5"):
+        pretrained.load("tiny", weights_dir=tmp_path)
+
+
+def test_recipes_cannot_name_arbitrary_code(tmp_path, tiny_model):
+    pretrained.save(tiny_model, "tiny", profile="smoke", dataset="x", metrics={},
+                    weights_dir=tmp_path)
+    for bad in ("os.system", "imgutils.models.registry.build", "builtins.eval"):
+        _rewrite_entry(tmp_path, "tiny", builder=bad)
+        with pytest.raises(ValueError, match="unknown model builder"):
+            pretrained.load("tiny", weights_dir=tmp_path)
+    _rewrite_entry(tmp_path, "tiny", file="tiny.keras")
+    with pytest.raises(ValueError, match="not a weights file with a builder recipe"):
+        pretrained.load("tiny", weights_dir=tmp_path)
 
 
 def test_bad_save_arguments(tmp_path, tiny_model):
@@ -59,6 +98,53 @@ def test_bad_save_arguments(tmp_path, tiny_model):
     with pytest.raises(TypeError, match="metrics"):
         pretrained.save(tiny_model, "ok", profile="cpu", dataset="x", metrics={"a": "high"},
                         weights_dir=tmp_path)
+    inputs = keras.Input((28, 28, 1))
+    hand_made = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
+    with pytest.raises(TypeError, match="not made by an imgutils builder"):
+        pretrained.save(hand_made, "ok", profile="cpu", dataset="x", metrics={},
+                        weights_dir=tmp_path)
+
+
+def test_registry_records_and_rebuilds(rng):
+    from imgutils.models import gan, restoration
+
+    model = restoration.unet(base=4, levels=1, keep_observed=False, name="small")
+    recipe = registry.recipe(model)
+    assert recipe == {"builder": "imgutils.models.restoration.unet",
+                      "kwargs": {"channels": 1, "base": 4, "levels": 1, "skips": True,
+                                 "keep_observed": False, "name": "small"}}
+    rebuilt = registry.build(recipe["builder"], recipe["kwargs"])
+    assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
+    assert rebuilt.name == "small" and registry.recipe(rebuilt) == recipe
+    generator = gan.dcgan_generator(8, (28, 28, 1), width=4)
+    assert registry.recipe(generator)["kwargs"]["image_shape"] == [28, 28, 1]
+    with pytest.raises(TypeError, match="kwargs must be a dict"):
+        registry.build("imgutils.models.gan.dcgan_generator", ["latent_dim", 8])
+    with pytest.raises(ValueError, match="unknown model builder"):
+        registry.build("imgutils.models.gan.GAN")
+
+
+def test_converting_a_keras_file_keeps_the_outputs(tmp_path, tiny_model, rng):
+    """scripts/convert_weights.py: .keras + manifest -> .weights.h5 with a recipe."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "convert_weights", Path(__file__).resolve().parents[1] / "scripts" / "convert_weights.py")
+    convert_weights = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert_weights)
+    path = tmp_path / "tiny.keras"
+    tiny_model.save(path)
+    pretrained.write_entry(tmp_path, "tiny", {"file": "tiny.keras", "sha256": sha256_file(path),
+                                              "metrics": {"test_accuracy": 0.5},
+                                              "profile": "cpu", "keras": "3.0"})
+    recipes = {"tiny": ("imgutils.models.classifier.build_classifier", TINY)}
+    entry = convert_weights.convert("tiny", tmp_path, recipes)
+    assert entry["file"] == "tiny.weights.h5" and entry["metrics"] == {"test_accuracy": 0.5}
+    assert entry["converted_from"] == "tiny.keras (saved by Keras 3.0)"
+    assert not path.exists()
+    x = rng.random((3, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_array_equal(pretrained.load("tiny", weights_dir=tmp_path).predict(x),
+                                  tiny_model.predict(x))
 
 
 def test_shipped_classifier_meets_its_manifest(fashion, tmp_path):

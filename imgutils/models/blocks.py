@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from keras import layers
 
+from .replicas import batch_norm
+
 
 def project_and_reshape(z, shape: tuple[int, int, int]):
     """``Dense(H*W*C, no bias) -> BatchNorm -> LeakyReLU -> Reshape(H, W, C)``.
@@ -14,6 +16,6 @@ def project_and_reshape(z, shape: tuple[int, int, int]):
     """
     h, w, c = shape
     x = layers.Dense(h * w * c, use_bias=False, name="project")(z)
-    x = layers.BatchNormalization(name="project_bn")(x)
+    x = batch_norm("project_bn")(x)
     x = layers.LeakyReLU(name="project_lrelu")(x)
     return layers.Reshape((h, w, c), name="reshape")(x)

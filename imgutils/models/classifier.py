@@ -14,6 +14,7 @@ import keras
 from keras import layers
 
 from ..validation import positive_int
+from .registry import builder
 
 FEATURE_LAYER = "features"
 
@@ -25,6 +26,7 @@ def conv_bn_relu(x, filters: int, name: str):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
+@builder
 def build_classifier(input_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10,
                      width: int = 32, feature_dim: int = 128, dropout: float = 0.3,
                      name: str = "fashion_classifier") -> keras.Model:

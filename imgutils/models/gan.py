@@ -19,6 +19,8 @@ from keras import layers
 
 from ..validation import positive_int
 from .blocks import project_and_reshape
+from .registry import builder
+from .replicas import batch_norm, global_normal, scale_for_replicas
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 
@@ -38,6 +40,7 @@ def _check_shape(image_shape, allowed) -> tuple[int, int, int]:
     return shape
 
 
+@builder
 def dcgan_generator(latent_dim: int = 64, image_shape=(28, 28, 1), width: int = 64,
                     name: str = "generator") -> keras.Model:
     """DCGAN generator: z ``[N, latent_dim]`` -> images ``[N, H, W, C]`` in [0, 1].
@@ -53,19 +56,20 @@ def dcgan_generator(latent_dim: int = 64, image_shape=(28, 28, 1), width: int = 
     start = h // 2 ** ups
     z = keras.Input((latent_dim,), name="z")
     x = layers.Dense(start * start * width * 2 ** (ups - 1), use_bias=False, name="project")(z)
-    x = layers.BatchNormalization(name="project_bn")(x)
+    x = batch_norm("project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((start, start, width * 2 ** (ups - 1)), name="reshape")(x)
     for i in range(ups - 1):
         x = layers.Conv2DTranspose(width * 2 ** (ups - 2 - i), 4, strides=2, padding="same",
                                    use_bias=False, name=f"up{i}")(x)
-        x = layers.BatchNormalization(name=f"up{i}_bn")(x)
+        x = batch_norm(f"up{i}_bn")(x)
         x = layers.ReLU(name=f"up{i}_relu")(x)
     x = layers.Conv2DTranspose(c, 4, strides=2, padding="same", activation="tanh",
                                name="to_image")(x)
     return keras.Model(z, _to_unit_range("to_unit_range")(x), name=name)
 
 
+@builder
 def dcgan_discriminator(image_shape=(28, 28, 1), width: int = 64, dropout: float = 0.3,
                         name: str = "discriminator") -> keras.Model:
     """DCGAN discriminator: images ``[N, H, W, C]`` in [0, 1] -> logits ``[N, 1]``.
@@ -85,6 +89,7 @@ def dcgan_discriminator(image_shape=(28, 28, 1), width: int = 64, dropout: float
     return keras.Model(images, layers.Dense(1, name="logit")(x), name=name)
 
 
+@builder
 def source_generator(latent_dim: int = 100, name: str = "source_generator") -> keras.Model:
     """The source text's generator (its section 2.1), same layers, output mapped to [0, 1].
 
@@ -98,7 +103,7 @@ def source_generator(latent_dim: int = 100, name: str = "source_generator") -> k
     for i, (filters, stride) in enumerate(((128, 1), (64, 2))):
         x = layers.Conv2DTranspose(filters, 5, strides=stride, padding="same", use_bias=False,
                                    name=f"up{i}")(x)
-        x = layers.BatchNormalization(name=f"up{i}_bn")(x)
+        x = batch_norm(f"up{i}_bn")(x)
         x = layers.LeakyReLU(name=f"up{i}_lrelu")(x)
     x = layers.Conv2DTranspose(3, 5, strides=2, padding="same", use_bias=False,
                                activation="tanh", name="to_image")(x)
@@ -107,6 +112,7 @@ def source_generator(latent_dim: int = 100, name: str = "source_generator") -> k
     return model
 
 
+@builder
 def source_discriminator(name: str = "source_discriminator") -> keras.Model:
     """The source text's discriminator (section 2.1): 16x16x3 in [0, 1] -> one logit.
 
@@ -154,6 +160,11 @@ class GAN(keras.Model):
     Real batches: float32 ``[N, H, W, C]`` in [0, 1] (labels, if any, are ignored).
     Tracked: ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z)),
     before the G step), as probabilities.
+
+    Under a multi-replica strategy (``config.distribute``) each replica takes its shard of
+    the batch and its rows of the global batch's z, and differentiates its loss divided by
+    the number of replicas (the optimizer sums the replicas' gradients): the same step as on
+    one device, up to float rounding. With one device nothing of this changes the arithmetic.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, seed: int = 0,
@@ -199,21 +210,23 @@ class GAN(keras.Model):
         real = data[0] if isinstance(data, tuple) else data
         batch = tf.shape(real)[0]
         # 1. discriminator step, generator fixed
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        z = global_normal((batch, self.latent_dim), self.seed_generator)
         fake = self.generator(z, training=True)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
             d_loss = discriminator_loss(real_logits, fake_logits)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            scaled = scale_for_replicas(d_loss)         # d_loss itself with one replica
+        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights,
                                              strict=True))
         # 2. generator step through the (fixed) discriminator
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        z = global_normal((batch, self.latent_dim), self.seed_generator)
         with tf.GradientTape() as tape:
             g_logits = self.discriminator(self.generator(z, training=True), training=True)
             g_loss = generator_loss(g_logits, self.generator_loss_kind)
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            scaled = scale_for_replicas(g_loss)
+        grads = tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights,
                                              strict=True))
         for name, value in (("d_loss", d_loss), ("g_loss", g_loss),

@@ -19,6 +19,7 @@ import numpy as np
 from keras import layers
 
 from ..validation import positive_int
+from .registry import builder
 
 
 def _conv(x, filters: int, name: str, *, batch_norm: bool = True, kernel_size: int = 3):
@@ -39,6 +40,7 @@ def _check_common(channels: int, depth: int | None = None, width: int | None = N
         positive_int(width, "width")
 
 
+@builder
 def dncnn(channels: int = 1, depth: int = 8, width: int = 48, *, residual: bool = True,
           name: str = "dncnn") -> keras.Model:
     """DnCNN: conv+ReLU, ``depth - 2`` x (conv+BN+ReLU), conv -> ``channels``.
@@ -58,6 +60,7 @@ def dncnn(channels: int = 1, depth: int = 8, width: int = 48, *, residual: bool 
     return keras.Model(noisy, out, name=name)
 
 
+@builder
 def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = True,
          keep_observed: bool = True, name: str = "unet") -> keras.Model:
     """U-Net taking ``[corrupted, mask]`` and returning the restored image.
@@ -105,6 +108,7 @@ class KeepObserved(layers.Layer):
         return mask * corrupted + (1.0 - mask) * prediction
 
 
+@builder
 def super_resolution(channels: int = 1, factor: int = 2, depth: int = 6, width: int = 32, *,
                      name: str = "super_resolution") -> keras.Model:
     """Bilinear upsampling by ``factor``, then ``depth`` convolutions add a residual correction.

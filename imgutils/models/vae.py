@@ -36,6 +36,8 @@ import tensorflow as tf
 from keras import layers, ops
 
 from ..validation import as_images, positive_int, real_number
+from .registry import builder
+from .replicas import batch_norm, gather_global_batch, global_normal, scale_for_replicas
 
 __all__ = [
     "LIKELIHOODS", "LOGVAR_MAX", "LOGVAR_MIN", "VAE", "Sampling", "active_units",
@@ -61,7 +63,8 @@ class Sampling(layers.Layer):
     directly: sampling is not differentiable with respect to the distribution's parameters;
     written as a deterministic function of ``(mean, logvar)`` plus independent noise, ``z``
     has gradients ``dz/dmean = 1`` and ``dz/dlogvar = exp(logvar / 2) * eps / 2``, so the
-    reconstruction loss trains the encoder through ``z``.
+    reconstruction loss trains the encoder through ``z``. Under a multi-replica strategy each
+    replica uses its rows of the noise drawn for the global batch (``replicas.global_normal``).
     """
 
     def __init__(self, seed: int | None = None, **kwargs):
@@ -71,7 +74,7 @@ class Sampling(layers.Layer):
 
     def call(self, inputs):
         mean, logvar = inputs
-        eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        eps = global_normal(ops.shape(mean), self.seed_generator, dtype=mean.dtype)
         return mean + ops.exp(0.5 * logvar) * eps
 
     def compute_output_shape(self, input_shape):
@@ -154,6 +157,7 @@ def _heads(x, latent_dim: int):
 
 
 # =========================================================================== builders
+@builder
 def conv_encoder(image_shape=(28, 28, 1), latent_dim: int = 16, width: int = 32,
                  name: str = "encoder") -> keras.Model:
     """Conv encoder: images ``[N, H, W, C]`` in [0, 1] -> ``[z_mean, z_logvar]`` ``[N, latent]``.
@@ -177,6 +181,7 @@ def conv_encoder(image_shape=(28, 28, 1), latent_dim: int = 16, width: int = 32,
     return keras.Model(images, _heads(x, latent_dim), name=name)
 
 
+@builder
 def conv_decoder(latent_dim: int = 16, image_shape=(28, 28, 1), width: int = 32,
                  name: str = "decoder") -> keras.Model:
     """Conv decoder mirroring ``conv_encoder``: z ``[N, latent_dim]`` -> logits ``[N, H, W, C]``.
@@ -205,6 +210,7 @@ def conv_decoder(latent_dim: int = 16, image_shape=(28, 28, 1), width: int = 32,
     return model
 
 
+@builder
 def source_encoder(latent_dim: int = 32, name: str = "source_encoder") -> keras.Model:
     """The source text's encoder (its section 2.2), completed: 32x32x3 -> ``[z_mean, z_logvar]``.
 
@@ -226,6 +232,7 @@ def source_encoder(latent_dim: int = 32, name: str = "source_encoder") -> keras.
     return keras.Model(images, _heads(x, latent_dim), name=name)
 
 
+@builder
 def source_decoder(latent_dim: int = 32, name: str = "source_decoder") -> keras.Model:
     """A decoder for ``source_encoder``: z -> logits ``[N, 32, 32, 3]``.
 
@@ -243,13 +250,13 @@ def source_decoder(latent_dim: int = 32, name: str = "source_decoder") -> keras.
     latent_dim = positive_int(latent_dim, "latent_dim")
     z = keras.Input((latent_dim,), name="z")
     x = layers.Dense(8 * 8 * 64, use_bias=False, name="project")(z)
-    x = layers.BatchNormalization(name="project_bn")(x)
+    x = batch_norm("project_bn")(x)
     x = layers.LeakyReLU(name="project_lrelu")(x)
     x = layers.Reshape((8, 8, 64), name="reshape")(x)
     for i, filters in enumerate((128, 64)):
         x = layers.Conv2DTranspose(filters, 5, strides=2, padding="same", use_bias=False,
                                    name=f"up{i}")(x)
-        x = layers.BatchNormalization(name=f"up{i}_bn")(x)
+        x = batch_norm(f"up{i}_bn")(x)
         x = layers.LeakyReLU(name=f"up{i}_lrelu")(x)
     x = layers.Conv2DTranspose(3, 5, strides=1, padding="same", name="logits")(x)
     model = keras.Model(z, x, name=name)
@@ -273,6 +280,11 @@ class VAE(keras.Model):
     image), ``active_units`` (latent dims whose batch variance of ``z_mean`` exceeds 0.01);
     ``beta`` is the current KL weight. Real batches: float32 ``[N, H, W, C]`` in [0, 1]
     (labels, if any, are ignored).
+
+    Under a multi-replica strategy (``config.distribute``) the step is that of one device, up
+    to float rounding: the reparameterisation noise is the global batch's (``Sampling``), the
+    loss is divided by the number of replicas before the gradients (which the optimizer
+    sums), and ``active_units`` is computed over the gathered global batch.
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *, beta: float = 1.0,
@@ -334,7 +346,7 @@ class VAE(keras.Model):
         return mean, recon, kl_divergence(mean, logvar)
 
     def _record(self, loss, recon, kl, mean, beta):
-        active = ops.sum(ops.cast(ops.var(mean, axis=0) > 0.01, "float32"))
+        active = ops.sum(ops.cast(ops.var(gather_global_batch(mean), axis=0) > 0.01, "float32"))
         for name, value in (("loss", loss), ("reconstruction", ops.mean(recon)),
                             ("kl", ops.mean(kl)), ("elbo", -ops.mean(recon + kl)),
                             ("active_units", active)):
@@ -347,7 +359,8 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             mean, recon, kl = self._terms(images, True)
             loss = ops.mean(recon + beta * kl)
-        grads = tape.gradient(loss, self.trainable_weights)
+            scaled = scale_for_replicas(loss)           # loss itself with one replica
+        grads = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         return self._record(loss, recon, kl, mean, beta)
 
