@@ -90,8 +90,6 @@ def save(model, name: str, *, profile: str, dataset: str, metrics: dict[str, flo
     """
     import keras
 
-    if not (isinstance(name, str) and name.isidentifier()):
-        raise ValueError(f"name must be an identifier such as 'fashion_classifier', got {name!r}")
     if not isinstance(metrics, dict) or not all(isinstance(v, (int, float))
                                                 for v in metrics.values()):
         raise TypeError("metrics must be a dict of name -> number")

@@ -71,8 +71,8 @@ def convert(name: str, folder: Path, recipes: dict = RECIPES) -> dict:
     new.set_weights(old.get_weights())
     probe = _probe_inputs(old)
     before, after = old.predict(probe, verbose=0), new.predict(probe, verbose=0)
-    for a, b in zip(np.atleast_1d(before) if isinstance(before, list) else [before],
-                    np.atleast_1d(after) if isinstance(after, list) else [after], strict=True):
+    as_list = lambda out: out if isinstance(out, list) else [out]  # noqa: E731
+    for a, b in zip(as_list(before), as_list(after), strict=True):
         if not np.array_equal(np.asarray(a), np.asarray(b)):
             raise ValueError(f"{old_file}: the rebuilt model computes different outputs "
                              f"(max diff {np.max(np.abs(np.asarray(a) - np.asarray(b))):.3g})")
