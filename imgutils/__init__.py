@@ -12,7 +12,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "baselines", "config", "corrupt", "data", "exercises", "features", "logs", "metrics", "models",
+    "baselines", "config", "corrupt", "data", "evaluation", "exercises", "features", "logs",
+    "metrics", "models",
     "ops", "pretrained", "provenance", "train", "validation", "viz",
 )
 

@@ -248,6 +248,32 @@ def block_holes(images, size: int, *, count: int = 1, fill: float = 0.0,
     return _finish(y, x, mask, numpy_in)
 
 
+def centre_hole(images, size: int, *, fill: float = 0.0, seed=0) -> Corruption:
+    """One ``size x size`` square hole in the middle of every image (context-encoder style).
+
+    images: float32 ``[N, H, W, C]`` in [0, 1] with ``size <= min(H, W)``; the square starts
+    at row ``(H - size) // 2`` and column ``(W - size) // 2``, so ``size=14`` removes the
+    central quarter of a 28x28 image. Holes are set to ``fill``; mask: 1 = observed,
+    0 = hole. ``seed`` is unused (the hole is the same for every image).
+    """
+    size = positive_int(size, "size")
+    fill = real_number(fill, "fill", low=0.0, high=1.0)
+    _seed_pair(seed)
+    x, numpy_in = _prepare(images)
+    checks = _fits(x, size, "size", " (the side of the centre hole)")
+    with tf.control_dependencies(checks):
+        shape = tf.shape(x)
+    h, w = shape[1], shape[2]
+    top, left = (h - size) // 2, (w - size) // 2
+    rows, cols = tf.range(h), tf.range(w)
+    in_rows = (rows >= top) & (rows < top + size)
+    in_cols = (cols >= left) & (cols < left + size)
+    hole = in_rows[:, None] & in_cols[None, :]                        # [H, W]
+    hole = tf.broadcast_to(hole[None, :, :, None], tf.stack([shape[0], h, w, 1]))
+    y, mask = _fill_holes(x, hole, fill)
+    return _finish(y, x, mask, numpy_in)
+
+
 def irregular_holes(images, *, strokes: int = 4, width: int = 3, fill: float = 0.0,
                     seed=0) -> Corruption:
     """Free-form holes: random thick polylines ("brush strokes"), as in free-form inpainting.
@@ -414,6 +440,7 @@ DEGRADATIONS: dict[str, Callable[..., Corruption]] = {
     "missing_pixels": missing_pixels,
     "block_holes": block_holes,
     "irregular_holes": irregular_holes,
+    "centre_hole": centre_hole,
     "gaussian_blur": gaussian_blur,
     "downsample": downsample,
 }

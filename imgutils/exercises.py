@@ -325,3 +325,39 @@ def check_reparameterize(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.n
         return ""
 
     return _check_arrays("reparameterize", fn, cases, hints)
+
+
+# ----------------------------------------------------------------------------- chapter 05
+@_feedback
+def check_gaussian_posterior(fn: Callable[[np.ndarray, float, float, float], tuple], *,
+                             seed: int = 0) -> bool:
+    """Check ``fn(y, prior_mean, prior_sd, noise_sd) -> (posterior mean, posterior variance)``.
+
+    The model: ``x ~ N(prior_mean, prior_sd^2)``, ``y = x + n`` with ``n ~ N(0, noise_sd^2)``,
+    per pixel. Expected: ``g = prior_sd^2 / (prior_sd^2 + noise_sd^2)``, mean
+    ``prior_mean + g (y - prior_mean)``, variance ``g noise_sd^2`` (the MMSE), the variance
+    returned as an array shaped like ``y``.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for mu, s, n in ((0.5, 0.1, 0.1), (0.3, 0.2, 0.05), (0.0, 1.0, 2.0)):
+        y = mu + np.sqrt(s**2 + n**2) * rng.standard_normal(6)
+        g = s**2 / (s**2 + n**2)
+        expected = np.stack([mu + g * (y - mu), np.full_like(y, g * n**2)])
+        cases.append((f"prior N({mu}, {s}^2), noise sd {n}", (y, mu, s, n), expected))
+
+    def stacked(*args):
+        mean, var = fn(*args)
+        y = args[0]
+        return np.stack([np.broadcast_to(np.asarray(mean, np.float64), y.shape),
+                         np.broadcast_to(np.asarray(var, np.float64), y.shape)])
+
+    def hints(args, got):
+        y, mu, s, n = args
+        if np.allclose(got[0], y):
+            return " (the mean is not y itself: shrink y towards the prior mean)"
+        if np.allclose(got[1], s**2 * n**2 / (s + n) ** 2) or np.allclose(got[1], n**2):
+            return " (posterior variance: 1 / (1 / prior_sd^2 + 1 / noise_sd^2))"
+        return ""
+
+    return _check_arrays("gaussian_posterior", stacked, cases, hints)

@@ -28,10 +28,10 @@ from scipy import ndimage
 from .validation import as_images
 
 __all__ = [
-    "SSIM_SETTINGS", "classifier_score", "feature_statistics", "fid_from_features",
-    "frechet_distance", "inception_features", "kid", "masked_mae", "masked_psnr",
-    "mean_pairwise_distance", "nearest_neighbours", "precision_recall", "psnr", "real_floor",
-    "ssim",
+    "SSIM_SETTINGS", "bootstrap_interval", "classifier_score", "feature_statistics",
+    "fid_from_features", "fid_interval", "frechet_distance", "inception_features", "kid",
+    "masked_mae", "masked_psnr", "mean_pairwise_distance", "nearest_neighbours",
+    "posterior_sampling", "precision_recall", "psnr", "real_floor", "ssim",
 ]
 
 #: SSIM as in Wang et al. (2004) and ``tf.image.ssim``: 11x11 Gaussian window (sigma 1.5),
@@ -227,6 +227,79 @@ def masked_mae(reference, restored, mask, *, region: str = "missing",
     return values if reduce == "none" else float(np.nanmean(values))
 
 
+def _check_bootstrap(level, resamples, minimum: int) -> None:
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral) \
+            or resamples < minimum:
+        raise ValueError(f"resamples must be an int >= {minimum}, got {resamples!r}")
+
+
+def bootstrap_interval(values, *, level: float = 0.95, resamples: int = 2000,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the *mean* of per-image values (e.g. PSNR ``[N]``).
+
+    Resamples the N values with replacement ``resamples`` times (seeded, vectorised) and
+    returns the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the resampled means.
+    NaN values (images without holes in a masked metric) are dropped first.
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = x[~np.isnan(x)]
+    if len(x) < 2:
+        raise ValueError(f"values must hold at least 2 numbers, got {len(x)}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("values contains infinite numbers")
+    _check_bootstrap(level, resamples, 100)
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    for start in range(0, resamples, 500):           # bounded memory: 500 x N indices
+        stop = min(resamples, start + 500)
+        means[start:stop] = x[rng.integers(0, len(x), (stop - start, len(x)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def posterior_sampling(reference, samples) -> dict[str, float]:
+    """How close K restorations per image come to samples of the posterior p(x | y).
+
+    reference: clean images float ``[N, H, W, C]`` in [0, 1]; samples: float
+    ``[K, N, H, W, C]`` in [0, 1], K >= 2 restorations of each damaged image. With
+    ``m(y)`` the sampler's conditional mean and ``v(y)`` its conditional variance per pixel,
+
+    * ``mse_sample = E|x - x_hat|^2 = E|x - m|^2 + E v`` (one sample, averaged over the K),
+    * ``mse_mean = E|x - mean of K samples|^2 = E|x - m|^2 + E v / K``,
+    * ``spread``: the unbiased variance across the K samples, averaged over pixels (``E v``),
+    * ``mse_mean_inf = mse_mean - spread / K``: the error of the sampler's mean ``m`` (K -> inf).
+
+    For an exact posterior sampler ``m = E[x | y]`` and ``E v = MMSE``, so
+    ``ratio_inf = mse_sample / mse_mean_inf = 2`` (Freirich, Michaeli & Meir 2021: perfect
+    perceptual quality costs 10 log10 2 = 3.01 dB against the MMSE estimator), while the
+    finite-K ``ratio = mse_sample / mse_mean`` of a perfect sampler is ``2K / (K + 1)``
+    (``ratio_perfect``, 1.78 for K = 8). A deterministic restorer gives 1. Values are
+    pooled over all pixels (MSE on the [0, 1] scale).
+    """
+    ref = as_images(reference, "reference")
+    draws = np.asarray(samples.numpy() if hasattr(samples, "numpy") else samples)
+    if draws.ndim != 5 or draws.shape[1:] != ref.shape:
+        raise ValueError(f"samples must have shape [K, N, H, W, C] = [K, *{ref.shape}], got "
+                         f"{draws.shape}")
+    k = draws.shape[0]
+    if k < 2:
+        raise ValueError(f"samples must hold K >= 2 draws per image, got K = {k}")
+    as_images(draws.reshape(-1, *ref.shape[1:]), "samples")       # dtype, finite, [0, 1]
+    x = ref.astype(np.float64)
+    draws = draws.astype(np.float64)
+    mse_sample = float(np.mean((draws - x[None]) ** 2))
+    mean = draws.mean(axis=0)
+    mse_mean = float(np.mean((mean - x) ** 2))
+    spread = float(np.mean(draws.var(axis=0, ddof=1)))
+    mse_inf = mse_mean - spread / k
+    return {"K": k, "mse_sample": mse_sample, "mse_mean": mse_mean, "spread": spread,
+            "mse_mean_inf": mse_inf, "ratio": mse_sample / mse_mean,
+            "ratio_inf": mse_sample / mse_inf if mse_inf > 0 else math.inf,
+            "ratio_perfect": 2 * k / (k + 1)}
+
+
 # =========================================================================== generation
 # Generation metrics compare two *sets* of images through their features: ``features`` are
 # float arrays [N, D] (for Fashion-MNIST the 128-d ``features`` layer of the chapter-01
@@ -285,6 +358,30 @@ def fid_from_features(real_features, fake_features) -> float:
     """Fréchet distance between the Gaussian fits of two feature sets ``[N, D]``."""
     return frechet_distance(*feature_statistics(real_features),
                             *feature_statistics(fake_features))
+
+
+def fid_interval(real_features, fake_features, *, level: float = 0.95, resamples: int = 200,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the FID between two sets of features ``[N, D]``.
+
+    Each resample draws N indices with replacement; for *paired* sets of equal size (the
+    restorations of the test images and the clean test images themselves) the same indices
+    select both, otherwise each set is resampled on its own. It describes how much the FID
+    moves with the choice of test images at this N; it does not remove FID's small-N bias
+    (compare with the real-data floor at the same N).
+    """
+    real = _features(real_features, "real_features")
+    fake = _features(fake_features, "fake_features")
+    _check_bootstrap(level, resamples, 20)
+    rng = np.random.default_rng(seed)
+    paired = len(real) == len(fake)
+    values = []
+    for _ in range(resamples):
+        i = rng.integers(0, len(real), len(real))
+        j = i if paired else rng.integers(0, len(fake), len(fake))
+        values.append(fid_from_features(real[i], fake[j]))
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 def kid(real_features, fake_features, *, subsets: int = 50, subset_size: int = 1000,

@@ -239,3 +239,57 @@ def class_histogram(predicted: Mapping[str, np.ndarray], class_names: Sequence[s
         ax.set_title(title)
     _tight(fig)
     return fig
+
+
+def interval_table(results: Mapping[str, Mapping[str, tuple[float, float, float]]], *,
+                   fmt: str = "{:.2f}", best: Mapping[str, str] | None = None,
+                   title: str | None = None) -> str:
+    """Format ``{row: {column: (value, low, high)}}`` as ``value [low, high]`` (printed, returned).
+
+    ``best`` maps a column to ``"max"`` or ``"min"``: its best value is marked ``*`` and every
+    other row whose interval overlaps the best one's is marked ``=`` (a tie: the difference is
+    inside the intervals). Columns not in ``best`` are not ranked. Missing entries show ``-``.
+    """
+    if not isinstance(results, Mapping) or not results:
+        raise TypeError("results must be a non-empty dict of row -> {column: (value, lo, hi)}")
+    best = dict(best or {})
+    for column, how in best.items():
+        if how not in ("max", "min"):
+            raise ValueError(f"best[{column!r}] must be 'max' or 'min', got {how!r}")
+    columns: list[str] = []
+    for row in results.values():
+        for c, triple in row.items():
+            if not (isinstance(triple, tuple) and len(triple) == 3):
+                raise TypeError(f"entries must be (value, low, high) tuples, got {triple!r} "
+                                f"in column {c!r}")
+            if c not in columns:
+                columns.append(c)
+    marks: dict[tuple[str, str], str] = {}
+    for c, how in best.items():
+        rows = [(r, v[c]) for r, v in results.items() if c in v and np.isfinite(v[c][0])]
+        if not rows:
+            continue
+        pick = max if how == "max" else min
+        top, (_, lo, hi) = pick(rows, key=lambda item: item[1][0])
+        for r, (_, rlo, rhi) in rows:
+            marks[r, c] = "*" if r == top else ("=" if rlo <= hi and rhi >= lo else " ")
+    cells = {}
+    for r, v in results.items():
+        for c in columns:
+            if c in v:
+                value, lo, hi = v[c]
+                cells[r, c] = (f"{fmt.format(value)} [{fmt.format(lo)}, {fmt.format(hi)}]"
+                               + marks.get((r, c), " "))
+            else:
+                cells[r, c] = "- "
+    first = max(len(str(r)) for r in results)
+    widths = {c: max(len(c), *(len(cells[r, c]) for r in results)) for c in columns}
+    lines = [f"{'':<{first}}  " + "  ".join(f"{c:>{widths[c]}}" for c in columns)]
+    lines += [f"{r:<{first}}  " + "  ".join(f"{cells[r, c]:>{widths[c]}}" for c in columns)
+              for r in results]
+    if best:
+        lines.append("95 % bootstrap intervals; * best, = tied with the best (intervals "
+                     "overlap)")
+    text = ((title + "\n") if title else "") + "\n".join(lines)
+    print(text)
+    return text

@@ -15,10 +15,12 @@ CASES = [
     ("missing_pixels", (0.5,)),
     ("block_holes", (8,)),
     ("irregular_holes", ()),
+    ("centre_hole", (8,)),
     ("gaussian_blur", (1.0,)),
     ("downsample", (2,)),
 ]
-RANDOM = [case for case in CASES if case[0] not in ("gaussian_blur", "downsample")]
+RANDOM = [case for case in CASES if case[0] not in ("gaussian_blur", "downsample",
+                                                    "centre_hole")]
 
 
 @pytest.fixture(scope="module")
@@ -374,3 +376,17 @@ def test_training_pairs_fresh_corruption_and_mixtures(fmnist):
         corrupt.training_pairs(fmnist, ("fog", 0.1))
     with pytest.raises(ValueError, match="rate"):
         corrupt.training_pairs(fmnist, ("missing_pixels", 1.5))
+
+
+def test_centre_hole_removes_the_central_square():
+    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
+    out = corrupt.centre_hole(x, 14)
+    assert out.mask.shape == (3, 28, 28, 1)
+    assert out.mask[:, 7:21, 7:21].sum() == 0 and out.mask.sum() == 3 * (784 - 196)
+    np.testing.assert_array_equal(out.corrupted[:, 7:21, 7:21], 0.0)
+    np.testing.assert_array_equal(out.corrupted * out.mask, x * out.mask)
+    odd = corrupt.centre_hole(x[:, :27, :27], 5, fill=1.0)
+    assert (odd.mask[0, ..., 0] == 0).nonzero()[0].min() == 11
+    pairs = corrupt.training_pairs(x, ("centre_hole", 14), batch_size=3, with_mask=True)
+    (corrupted, mask), clean = next(iter(pairs))
+    assert float(tf.reduce_sum(mask)) == 3 * (784 - 196)

@@ -116,3 +116,17 @@ def test_an_unattempted_stub_gets_one_line(checker, capsys):
         out = capsys.readouterr().out
         assert out.count("\n") == 1 and "not attempted yet" in out and "wrong" not in out
     assert "my_stub" in (getattr(exercises, checker)(my_stub) or capsys.readouterr().out)
+
+
+def test_gaussian_posterior_checker(capsys):
+    def right(y, mu, s, n):
+        g = s**2 / (s**2 + n**2)
+        return mu + g * (y - mu), np.full_like(y, g * n**2)
+
+    assert exercises.check_gaussian_posterior(right)
+    assert "✓" in capsys.readouterr().out
+    scalar_variance = lambda y, mu, s, n: (right(y, mu, s, n)[0], s**2 * n**2 / (s**2 + n**2))  # noqa: E731
+    assert exercises.check_gaussian_posterior(scalar_variance)   # a scalar variance is fine
+    capsys.readouterr()
+    assert not exercises.check_gaussian_posterior(lambda y, mu, s, n: (y, n**2))
+    assert "shrink" in capsys.readouterr().out

@@ -217,3 +217,34 @@ def test_masked_psnr_pooled_stays_finite_for_exact_holes():
     assert np.isinf(metrics.masked_psnr(ref, out, mask, reduce="mean"))
     pooled = metrics.masked_psnr(ref, out, mask, reduce="pooled")
     assert np.isclose(pooled, 10 * np.log10(1 / (0.01 / 2)))
+
+
+def test_bootstrap_interval_covers_the_true_mean_at_about_the_nominal_rate():
+    rng = np.random.default_rng(0)
+    hits = 0
+    for rep in range(200):
+        values = rng.exponential(2.0, 60)                  # skewed, true mean 2
+        lo, hi = metrics.bootstrap_interval(values, resamples=500, seed=rep)
+        hits += lo <= 2.0 <= hi
+    assert 0.88 <= hits / 200 <= 0.99
+    v = rng.random(30)
+    assert metrics.bootstrap_interval(v, seed=1) == metrics.bootstrap_interval(v, seed=1)
+    with_nan = np.append(v, np.nan)
+    assert metrics.bootstrap_interval(with_nan, seed=1) == metrics.bootstrap_interval(v, seed=1)
+    for bad, match in ((dict(level=1.5), "level"), (dict(resamples=10), "resamples")):
+        with pytest.raises(ValueError, match=match):
+            metrics.bootstrap_interval(v, **bad)
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.bootstrap_interval([1.0])
+
+
+def test_fid_interval_brackets_the_fid_and_is_seeded():
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(300, 4))
+    fake = rng.normal(0.5, 1.0, size=(300, 4))
+    fid = metrics.fid_from_features(real, fake)
+    lo, hi = metrics.fid_interval(real, fake, resamples=100)
+    assert lo < fid < hi
+    assert (lo, hi) == metrics.fid_interval(real, fake, resamples=100)
+    with pytest.raises(ValueError, match="resamples"):
+        metrics.fid_interval(real, fake, resamples=5)

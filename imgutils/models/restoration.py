@@ -6,6 +6,9 @@
   in ``imgutils.corrupt``) is an extra input channel, and observed pixels are copied through.
   ``skips=False`` gives the same encoder-decoder without skip connections (the ablation).
 * ``super_resolution``: upsample (bilinear) then a residual CNN refines the result (VDSR-style).
+* ``sr_unet``: bilinear upsampling then the U-Net body (chapter 05's x4 super-resolvers).
+  ``unet`` and ``sr_unet`` take ``noise_channels``: with it they become *stochastic*
+  generators (``NoiseChannels``) for the conditional GANs of ``imgutils.models.pix2pix``.
 
 Inputs: float32 ``[N, H, W, C]`` (noisy inputs may leave ``[0, 1]``: unclipped noise);
 outputs: float32 ``[N, H, W, C]``, not clipped (clip to ``[0, 1]`` before computing metrics,
@@ -20,6 +23,7 @@ from keras import layers
 
 from ..validation import positive_int
 from .registry import builder
+from .replicas import global_normal
 
 
 def _conv(x, filters: int, name: str, *, batch_norm: bool = True, kernel_size: int = 3):
@@ -60,22 +64,13 @@ def dncnn(channels: int = 1, depth: int = 8, width: int = 48, *, residual: bool 
     return keras.Model(noisy, out, name=name)
 
 
-@builder
-def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = True,
-         keep_observed: bool = True, name: str = "unet") -> keras.Model:
-    """U-Net taking ``[corrupted, mask]`` and returning the restored image.
-
-    corrupted: ``[N, H, W, channels]``; mask: ``[N, H, W, 1]`` (1 = observed). H and W must be
-    divisible by ``2 ** levels``. Each level: two conv+BN+ReLU, then 2x2 max-pooling; the
-    decoder upsamples (nearest + conv, no checkerboard) and, with ``skips=True``, concatenates
-    the encoder features of the same resolution. ``keep_observed=True`` returns
-    ``mask * corrupted + (1 - mask) * prediction`` (observed pixels are kept as they are).
-    """
-    _check_common(channels, width=base)
-    levels = positive_int(levels, "levels")
-    corrupted = keras.Input((None, None, channels), name="corrupted")
-    mask = keras.Input((None, None, 1), name="mask")
-    x = layers.Concatenate(name="with_mask")([corrupted, mask])
+def _unet_body(x, channels: int, base: int, levels: int, skips: bool, noise_channels: int,
+               seed: int):
+    """Encoder-decoder with skips; ``noise_channels`` normal channels join the input and the
+    bottleneck (a stochastic generator, chapter 05). Returns the sigmoid prediction."""
+    if noise_channels:
+        x = layers.Concatenate(name="with_noise")(
+            [x, NoiseChannels(noise_channels, seed=seed, name="noise_in")(x)])
     features = []
     for level in range(levels):
         width = base * 2 ** level
@@ -83,6 +78,9 @@ def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = Tr
         x = _conv(x, width, f"enc{level}b")
         features.append(x)
         x = layers.MaxPooling2D(name=f"pool{level}")(x)
+    if noise_channels:
+        x = layers.Concatenate(name="bottom_with_noise")(
+            [x, NoiseChannels(noise_channels, seed=seed + 1, name="noise_bottom")(x)])
     x = _conv(x, base * 2 ** levels, "bottom_a")
     x = _conv(x, base * 2 ** levels, "bottom_b")
     for level in reversed(range(levels)):
@@ -93,10 +91,88 @@ def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = Tr
             x = layers.Concatenate(name=f"skip{level}")([x, features[level]])
         x = _conv(x, width, f"dec{level}a")
         x = _conv(x, width, f"dec{level}b")
-    prediction = layers.Conv2D(channels, 1, activation="sigmoid", name="prediction")(x)
+    return layers.Conv2D(channels, 1, activation="sigmoid", name="prediction")(x)
+
+
+def _check_noise(noise_channels: int, seed: int) -> tuple[int, int]:
+    noise_channels = positive_int(noise_channels, "noise_channels", minimum=0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31 - 1:
+        raise TypeError(f"seed must be an int in [0, 2**31 - 1), got {seed!r}")
+    return noise_channels, seed
+
+
+@builder
+def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = True,
+         keep_observed: bool = True, noise_channels: int = 0, seed: int = 0,
+         name: str = "unet") -> keras.Model:
+    """U-Net taking ``[corrupted, mask]`` and returning the restored image.
+
+    corrupted: ``[N, H, W, channels]``; mask: ``[N, H, W, 1]`` (1 = observed). H and W must be
+    divisible by ``2 ** levels``. Each level: two conv+BN+ReLU, then 2x2 max-pooling; the
+    decoder upsamples (nearest + conv, no checkerboard) and, with ``skips=True``, concatenates
+    the encoder features of the same resolution. ``keep_observed=True`` returns
+    ``mask * corrupted + (1 - mask) * prediction`` (observed pixels are kept as they are).
+    ``noise_channels > 0`` makes it a *stochastic* generator (chapter 05): that many N(0, 1)
+    channels, drawn afresh at every call (``NoiseChannels``, seeded by ``seed``), join the
+    input and the bottleneck, so one input gives different restorations.
+    """
+    _check_common(channels, width=base)
+    levels = positive_int(levels, "levels")
+    noise_channels, seed = _check_noise(noise_channels, seed)
+    corrupted = keras.Input((None, None, channels), name="corrupted")
+    mask = keras.Input((None, None, 1), name="mask")
+    x = layers.Concatenate(name="with_mask")([corrupted, mask])
+    prediction = _unet_body(x, channels, base, levels, skips, noise_channels, seed)
     if keep_observed:
         prediction = KeepObserved(name="restored")([corrupted, mask, prediction])
     return keras.Model([corrupted, mask], prediction, name=name)
+
+
+@builder
+def sr_unet(channels: int = 1, factor: int = 4, base: int = 32, levels: int = 2, *,
+            noise_channels: int = 0, seed: int = 0, name: str = "sr_unet") -> keras.Model:
+    """Super-resolution U-Net: low ``[N, h, w, C]`` -> ``[N, factor h, factor w, C]`` in [0, 1].
+
+    The low-resolution image is upsampled (bilinear) and refined by the U-Net of ``unet``
+    (no mask input: every pixel is "damaged"); ``factor * h`` must be divisible by
+    ``2 ** levels``. With ``noise_channels > 0`` a stochastic generator (see ``unet``).
+    """
+    _check_common(channels, width=base)
+    levels = positive_int(levels, "levels")
+    factor = positive_int(factor, "factor", minimum=2)
+    noise_channels, seed = _check_noise(noise_channels, seed)
+    low = keras.Input((None, None, channels), name="low_resolution")
+    x = layers.UpSampling2D(factor, interpolation="bilinear", name="bilinear")(low)
+    prediction = _unet_body(x, channels, base, levels, True, noise_channels, seed)
+    return keras.Model(low, prediction, name=name)
+
+
+@keras.saving.register_keras_serializable(package="imgutils")
+class NoiseChannels(layers.Layer):
+    """``x [N, H, W, C] -> z [N, H, W, channels]``, z ~ N(0, 1) drawn afresh at every call.
+
+    Training *and* inference draw new noise (a generator that samples); the draws come from a
+    seeded ``keras.random.SeedGenerator`` (``reseed`` in ``imgutils.models.pix2pix`` resets it
+    for repeatable samples). Under a multi-replica strategy each replica keeps its rows of the
+    noise for the global batch (``replicas.global_normal``).
+    """
+
+    def __init__(self, channels: int, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = positive_int(channels, "channels")
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, x):
+        shape = keras.ops.shape(x)
+        return global_normal((shape[0], shape[1], shape[2], self.channels),
+                             self.seed_generator, dtype=x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="imgutils")
