@@ -261,16 +261,33 @@ def mnist(n_train: int | None = None, n_test: int | None = None, *,
 
 
 # --------------------------------------------------------------------------- CIFAR-10
+#: The only globals a CIFAR-10 python batch (a pickled dict of bytes, lists and one uint8
+#: array; protocol 2 as distributed, or any protocol NumPy 1.x / 2.x writes) may name: array
+#: and dtype reconstruction. Anything else, e.g. ``numpy.testing`` helpers that run code,
+#: is refused before it is looked up.
+_CIFAR_PICKLE_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"), ("builtins", "bytes"),
+    ("builtins", "bytearray"),
+})
+
+
 def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Parse one CIFAR-10 python batch: ``uint8 [N, 32, 32, 3]`` images and labels ``[N]``."""
+    """Parse one CIFAR-10 python batch: ``uint8 [N, 32, 32, 3]`` images and labels ``[N]``.
+
+    The pickle is read with an unpickler that resolves only ``_CIFAR_PICKLE_GLOBALS``, so a
+    crafted file cannot run code; anything else is a ``DataError`` naming the file.
+    """
     path = Path(path)
 
     class _Restricted(pickle.Unpickler):
-        def find_class(self, module, name):  # only plain containers and NumPy arrays
-            if module.split(".")[0] in ("numpy", "_codecs") or (module, name) == (
-                    "builtins", "bytes"):
+        def find_class(self, module, name):  # exactly what a CIFAR-10 batch needs
+            if (module, name) in _CIFAR_PICKLE_GLOBALS:
                 return super().find_class(module, name)
-            raise DataError(f"{path.name}: refusing to unpickle {module}.{name}")
+            raise DataError(f"{path.name}: refusing to unpickle {module}.{name} (a CIFAR-10 "
+                            "batch holds only a dict of bytes, lists and a uint8 array)")
 
     try:
         with open(path, "rb") as fh:
@@ -371,7 +388,7 @@ def load_photo(name: str) -> np.ndarray:
     import skimage.data
 
     known = PHOTO_SOURCES["train"] + PHOTO_SOURCES["test"]
-    if not isinstance(name, str) or not hasattr(skimage.data, name):
+    if not isinstance(name, str) or name not in known:   # never any other skimage.data call
         raise ValueError(f"unknown photo {name!r}; expected one of {', '.join(known)}")
     image = getattr(skimage.data, name)()
     if isinstance(image, tuple):  # stereo_motorcycle -> (left, right, disparity)

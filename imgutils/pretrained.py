@@ -142,7 +142,12 @@ def load(name: str, *, weights_dir: str | os.PathLike | None = None):
         known = ", ".join(sorted(manifest)) or "none"
         raise KeyError(f"no pretrained model {name!r} in {folder / MANIFEST}; known: {known}")
     entry = manifest[name]
-    path = folder / entry["file"]
+    file = entry.get("file") if isinstance(entry, dict) else None
+    if (not isinstance(file, str) or not file or Path(file).name != file or "\\" in file
+            or file in (".", "..")):
+        raise ValueError(f"model {name!r}: the manifest's file entry must be a plain file name "
+                         f"inside {folder.name}/ (no folders, no '..'), got {file!r}")
+    path = folder / file
     if not entry["file"].endswith(SUFFIX) or "builder" not in entry:
         raise ValueError(f"{entry['file']} (model {name!r}) is not a weights file with a builder "
                          f"recipe: re-save it with imgutils.pretrained.save (*{SUFFIX})")

@@ -105,11 +105,11 @@ def test_mnist_parses_keras_npz(tmp_path, rng):
         data.read_mnist_npz(tmp_path / "mnist_bad.npz")
 
 
-def _write_cifar_batch(path, images_chw: np.ndarray, labels):
+def _write_cifar_batch(path, images_chw: np.ndarray, labels, protocol=None):
     batch = {b"data": images_chw.reshape(len(images_chw), -1), b"labels": list(labels),
-             b"batch_label": b"test"}
+             b"batch_label": b"test", b"filenames": [b"a.png"] * len(labels)}
     with open(path, "wb") as fh:
-        pickle.dump(batch, fh)
+        pickle.dump(batch, fh, protocol=protocol)
 
 
 def test_cifar10_parses_python_batches(tmp_path, rng):
@@ -181,3 +181,41 @@ def test_make_dataset_batches_and_validates(rng):
         data.make_dataset(images * 2)
     with pytest.raises(ValueError, match="labels must have 10"):
         data.make_dataset(images, labels[:5])
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_cifar_batch_of_any_protocol_parses(tmp_path, rng, protocol):
+    imgs = rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8)
+    _write_cifar_batch(tmp_path / "b", imgs, [1, 2], protocol=protocol)
+    images, labels = data.read_cifar_batch(tmp_path / "b")
+    np.testing.assert_array_equal(images[1], imgs[1].transpose(1, 2, 0))
+    assert labels.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_cifar_batch_that_would_run_code_is_refused_before_running(tmp_path, protocol):
+    """The attack of issue 13: a batch whose unpickling calls a numpy helper that execs code."""
+    marker = tmp_path / "pwned"
+
+    class Attack:
+        def __reduce__(self):
+            from numpy.testing._private.utils import runstring
+            return runstring, (f"open({str(marker)!r}, 'w').write('x')", {})
+
+    with open(tmp_path / "evil", "wb") as fh:
+        pickle.dump({b"data": Attack(), b"labels": [0]}, fh, protocol=protocol)
+    with pytest.raises(DataError, match="evil: refusing to unpickle numpy.testing"):
+        data.read_cifar_batch(tmp_path / "evil")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["download_all", "lbp_frontal_face", "../astronaut", 3])
+def test_load_photo_accepts_only_the_listed_photographs(name, monkeypatch):
+    import skimage.data
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("skimage.data was called for a name that is not a listed photo")
+
+    monkeypatch.setattr(skimage.data, "download_all", forbidden)
+    with pytest.raises(ValueError, match="unknown photo"):
+        data.load_photo(name)

@@ -112,7 +112,8 @@ def test_registry_records_and_rebuilds(rng):
     recipe = registry.recipe(model)
     assert recipe == {"builder": "imgutils.models.restoration.unet",
                       "kwargs": {"channels": 1, "base": 4, "levels": 1, "skips": True,
-                                 "keep_observed": False, "name": "small"}}
+                                 "keep_observed": False, "noise_channels": 0, "seed": 0,
+                                 "name": "small"}}
     rebuilt = registry.build(recipe["builder"], recipe["kwargs"])
     assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
     assert rebuilt.name == "small" and registry.recipe(rebuilt) == recipe
@@ -198,3 +199,45 @@ def test_shipped_vae_reproduces_its_manifest_elbo(fashion):
     units, _ = vae.active_units(model, fashion.test.images[:int(entry["metrics"]["n_eval"])])
     assert units == entry["metrics"]["active_units"]
     assert model.sample(4, seed=0).shape == (4, 28, 28, 1)
+
+
+def test_shipped_sr4_models_reproduce_their_manifest_and_targets(fashion):
+    """Chapter 05: one input [N, 7, 7, 1] -> [N, 28, 28, 1]; the manifest's test PSNR and
+    FID-FM come back; the cGAN keeps its targets against the MSE model."""
+    from imgutils import corrupt, features, metrics
+    from imgutils.models import pix2pix
+
+    x = fashion.test.images[:1000]
+    low = corrupt.downsample(x, 4).corrupted
+    real = features.fashion_features(x)
+    measured = {}
+    for name in ("fashion_sr4_mse", "fashion_sr4_gan"):
+        entry = pretrained.info(name)
+        assert entry["profile"] in ("cpu", "full")
+        model = pretrained.load(name)
+        assert model.input_shape == (None, None, None, 1) and len(model.inputs) == 1
+        out = pix2pix.draw_samples(model, low, 1, seed=0)[0]
+        assert out.shape == (1000, 28, 28, 1)
+        psnr = metrics.psnr(x, out, reduce="mean")
+        fid = metrics.fid_from_features(real, features.fashion_features(out))
+        assert abs(psnr - entry["metrics"]["test_psnr"]) < 0.1
+        assert abs(fid - entry["metrics"]["test_fid_fm"]) < 0.1 * entry["metrics"]["test_fid_fm"]
+        measured[name] = (psnr, fid)
+    assert not pix2pix.is_stochastic(pretrained.load("fashion_sr4_mse"))
+    assert pix2pix.is_stochastic(pretrained.load("fashion_sr4_gan"))
+    (psnr_mse, fid_mse), (psnr_gan, fid_gan) = measured.values()
+    assert fid_gan <= 0.5 * fid_mse and psnr_gan >= psnr_mse - 10 * np.log10(2)
+
+
+@pytest.mark.parametrize("file", ["../outside.weights.h5", "/etc/outside.weights.h5",
+                                  "sub/dir.weights.h5", "..", "", None, 3])
+def test_manifest_file_entries_are_confined_to_the_weights_folder(tmp_path, tiny_model, file):
+    pretrained.save(tiny_model, "tiny", profile="smoke", dataset="fashion_mnist", metrics={},
+                    weights_dir=tmp_path / "weights")
+    manifest = pretrained.read_manifest(tmp_path / "weights")
+    (tmp_path / "outside.weights.h5").write_bytes(
+        (tmp_path / "weights" / manifest["tiny"]["file"]).read_bytes())
+    manifest["tiny"]["file"] = file
+    pretrained.write_entry(tmp_path / "weights", "tiny", manifest["tiny"])
+    with pytest.raises(ValueError, match="plain file name"):
+        pretrained.load("tiny", weights_dir=tmp_path / "weights")
