@@ -20,7 +20,8 @@ NB      ?=
 FASHION := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all venv colab-venv data vendor book browser test lint unit smoke-colab nbval notebooks \
+.PHONY: all venv colab-venv data vendor book browser test lint unit smoke-colab nbval \
+        notebook-checks notebooks \
         bench clean
 
 all: test
@@ -89,7 +90,13 @@ nbval: venv data
 	IMGUTILS_PROFILE=smoke $(PY) -m pytest --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=300 -p no:cacheprovider notebooks
 
-test: lint unit smoke-colab nbval book browser
+# The two notebook passes run side by side (make -j2, output grouped per pass): a smoke run is
+# mostly single-threaded Python (tracing each model's train step), so two of them share the
+# 2 cores well and the pair takes little longer than the slower one alone.
+notebook-checks: venv colab-venv data
+	$(MAKE) --no-print-directory -j2 --output-sync=target smoke-colab nbval
+
+test: lint unit notebook-checks book browser
 
 notebooks: venv data
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE) $(if $(NB),--nb $(NB))
