@@ -21,7 +21,7 @@ FASHION := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all venv colab-venv data vendor book browser test lint unit smoke-colab nbval \
-        notebook-checks notebooks \
+        notebook-checks unit-and-colab-venv notebooks \
         bench clean
 
 all: test
@@ -96,7 +96,11 @@ nbval: venv data
 notebook-checks: venv colab-venv data
 	$(MAKE) --no-print-directory -j2 --output-sync=target smoke-colab nbval
 
-test: lint unit notebook-checks book browser
+# The unit tests (CPU) run while pip builds the Colab venv (network and disk).
+unit-and-colab-venv: venv data
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit colab-venv
+
+test: lint unit-and-colab-venv notebook-checks book browser
 
 notebooks: venv data
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE) $(if $(NB),--nb $(NB))

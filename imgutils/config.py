@@ -5,7 +5,7 @@ A *profile* sets how much work a notebook does:
 ========  ==========================================================  ===================
 profile   for                                                         budget per notebook
 ========  ==========================================================  ===================
-smoke     CI: tiny subsets, the same code path                        ~40 s average (2 cores)
+smoke     CI: tiny subsets, the same code path                        <= 60 s (2 CPU cores)
 cpu       laptop readers; the outputs committed in the book           <= 20 min (2 cores)
 full      a GPU (Colab T4 or better): the full training runs          <= 30 min on a T4
 ========  ==========================================================  ===================
