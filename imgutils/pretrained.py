@@ -148,6 +148,7 @@ def load(name: str, *, weights_dir: str | os.PathLike | None = None):
         raise ValueError(f"model {name!r}: the manifest's file entry must be a plain file name "
                          f"inside {folder.name}/ (no folders, no '..'), got {file!r}")
     path = folder / file
+    _check_entry(name, entry)
     if not entry["file"].endswith(SUFFIX) or "builder" not in entry:
         raise ValueError(f"{entry['file']} (model {name!r}) is not a weights file with a builder "
                          f"recipe: re-save it with imgutils.pretrained.save (*{SUFFIX})")
@@ -179,7 +180,31 @@ def load(name: str, *, weights_dir: str | os.PathLike | None = None):
                          f"{skipped[0][:300]}")
     for w in caught:      # anything else Keras said is passed on unchanged
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if "params" in entry and int(model.count_params()) != entry["params"]:
+        raise ValueError(f"{entry['file']} (model {name!r}): the rebuilt model has "
+                         f"{model.count_params():,} parameters, the manifest records "
+                         f"{entry['params']:,}: the entry was edited or belongs to another model")
     return model
+
+
+def _check_entry(name: str, entry: dict) -> None:
+    """Types of the manifest fields ``load`` relies on; a clear error naming the field."""
+    sha = entry.get("sha256")
+    if not (isinstance(sha, str) and len(sha) == 64
+            and all(ch in "0123456789abcdef" for ch in sha)):
+        raise ValueError(f"model {name!r}: the manifest's sha256 must be 64 lower-case hex "
+                         f"digits, got {sha!r}")
+    if "builder" in entry and not isinstance(entry["builder"], str):
+        raise ValueError(f"model {name!r}: the manifest's builder must be a str, got "
+                         f"{entry['builder']!r}")
+    if not isinstance(entry.get("builder_kwargs", {}), dict):
+        raise ValueError(f"model {name!r}: the manifest's builder_kwargs must be a JSON object, "
+                         f"got {entry['builder_kwargs']!r}")
+    params = entry.get("params")
+    if params is not None and (isinstance(params, bool) or not isinstance(params, int)
+                               or params < 0):
+        raise ValueError(f"model {name!r}: the manifest's params must be an int >= 0, got "
+                         f"{params!r}")
 
 
 def info(name: str, *, weights_dir: str | os.PathLike | None = None) -> dict:

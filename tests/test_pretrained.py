@@ -241,3 +241,20 @@ def test_manifest_file_entries_are_confined_to_the_weights_folder(tmp_path, tiny
     pretrained.write_entry(tmp_path / "weights", "tiny", manifest["tiny"])
     with pytest.raises(ValueError, match="plain file name"):
         pretrained.load("tiny", weights_dir=tmp_path / "weights")
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("sha256", None, "sha256"), ("sha256", "abc", "sha256"), ("sha256", 12, "sha256"),
+    ("builder", ["imgutils.models.classifier.build_classifier"], "builder must be a str"),
+    ("builder_kwargs", [1, 2], "builder_kwargs"), ("params", "many", "params"),
+    ("params", 7, "parameters"),
+])
+def test_malformed_or_swapped_manifest_entries_are_clear_errors(tmp_path, tiny_model, field,
+                                                                 value, match):
+    pretrained.save(tiny_model, "tiny", profile="smoke", dataset="fashion_mnist", metrics={},
+                    weights_dir=tmp_path)
+    entry = pretrained.read_manifest(tmp_path)["tiny"]
+    entry[field] = value
+    pretrained.write_entry(tmp_path, "tiny", entry)
+    with pytest.raises(ValueError, match=match):
+        pretrained.load("tiny", weights_dir=tmp_path)
