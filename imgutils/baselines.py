@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .validation import as_images, positive_int, real_number
+from .validation import as_images, flag, positive_int, real_number
 
 __all__ = [
     "SETTINGS", "available_denoisers", "bicubic_upsample", "bilateral", "biharmonic_inpaint",
@@ -116,7 +116,7 @@ class _Printer:
 
 
 def _steps(n: int, label: str, progress: bool) -> Iterable[int]:
-    if not progress:
+    if not flag(progress, "progress"):
         return range(n)
     try:
         from tqdm import tqdm
@@ -294,6 +294,7 @@ def available_denoisers(*, verbose: bool = True) -> dict[str, Callable[..., np.n
     PyWavelets is installed and ``bm3d`` when the reader installed the ``bm3d`` package. With
     ``verbose=True`` a one-line message says which ones are skipped and why.
     """
+    verbose = flag(verbose, "verbose")
     denoisers: dict[str, Callable[..., np.ndarray]] = {
         "nlm": nlm, "tv": tv, "bilateral": bilateral, "median": _median_denoiser,
     }

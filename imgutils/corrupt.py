@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from .validation import as_images, positive_int, real_number
+from .validation import as_images, flag, positive_int, real_number
 
 __all__ = [
     "Corruption", "DEGRADATIONS", "corrupt_dataset", "downsample", "gaussian_blur",
@@ -155,6 +155,7 @@ def gaussian_noise(images, sigma: float, *, clip: bool = False, seed=0) -> Corru
     """
     sigma = real_number(sigma, "sigma", low=0.0, high=1.0,
                         hint=" (sigma is on the [0, 1] scale: use 25/255, not 25)")
+    clip = flag(clip, "clip")
     x, numpy_in = _prepare(images)
     (s,) = _subseeds(seed, 1)
     y = x + sigma * tf.random.stateless_normal(tf.shape(x), seed=s, dtype=tf.float32)
@@ -175,6 +176,7 @@ def random_gaussian_noise(images, sigma_range: tuple[float, float], *, clip: boo
     low = real_number(sigma_range[0], "sigma_range[0]", low=0.0, high=1.0)
     high = real_number(sigma_range[1], "sigma_range[1]", low=low, high=1.0,
                        hint=" (high must be >= low)")
+    clip = flag(clip, "clip")
     x, numpy_in = _prepare(images)
     s_sigma, s_noise = _subseeds(seed, 2)
     sigmas = tf.random.stateless_uniform(tf.shape(x)[:1], seed=s_sigma, minval=low, maxval=high)
@@ -507,6 +509,7 @@ def training_pairs(images, degradations, *, batch_size: int = 64, seed: int = 0,
     """
     array = as_images(images, "images").astype(np.float32, copy=False)
     batch_size = positive_int(batch_size, "batch_size")
+    with_mask, shuffle = flag(with_mask, "with_mask"), flag(shuffle, "shuffle")
     specs = [degradations] if isinstance(degradations, tuple) else list(degradations)
     if not specs:
         raise ValueError("degradations must name at least one degradation")

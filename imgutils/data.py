@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .validation import as_images, as_labels, optional_count, positive_int
+from .validation import as_images, as_labels, flag, optional_count, positive_int
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -218,8 +218,9 @@ def fashion_mnist(n_train: int | None = None, n_test: int | None = None, *,
     """
     n_train = optional_count(n_train, "n_train")
     n_test = optional_count(n_test, "n_test")
+    verify, download = flag(verify, "verify"), flag(download, "download")
     folder, where = find_fashion_mnist(data_dir, download=download)
-    arrays = _load_fashion_arrays(str(folder), bool(verify))
+    arrays = _load_fashion_arrays(str(folder), verify)
     train = _subset(_to_unit_float(arrays["train-images-idx3-ubyte.gz"]),
                     arrays["train-labels-idx1-ubyte.gz"], n_train)
     test = _subset(_to_unit_float(arrays["t10k-images-idx3-ubyte.gz"]),
@@ -455,6 +456,8 @@ def make_dataset(images, labels=None, *, batch_size: int = 128, shuffle: bool = 
 
     images = as_images(images, "images")
     batch_size = positive_int(batch_size, "batch_size")
+    shuffle, cache, repeat = flag(shuffle, "shuffle"), flag(cache, "cache"), flag(repeat, "repeat")
+    drop_remainder = flag(drop_remainder, "drop_remainder")
     if images.dtype != np.float32:
         images = images.astype(np.float32)
     if labels is not None:

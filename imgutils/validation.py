@@ -108,3 +108,11 @@ def real_number(value, name: str, *, low: float, high: float = math.inf,
     if not ok:
         raise ValueError(f"{name} must be a number in {bound}, got {value!r}{hint}")
     return value
+
+
+def flag(value, name: str) -> bool:
+    """A boolean switch: only ``True`` / ``False`` (and NumPy bools); ``"no"``, 0 or None are
+    refused, because ``bool("no")`` is True and would silently flip the switch."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")

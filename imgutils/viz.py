@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .validation import as_images, as_labels, positive_int
+from .validation import as_images, as_labels, flag, positive_int
 
 
 def _tight(fig) -> None:
@@ -136,6 +136,7 @@ def confusion_matrix(labels, predictions, num_classes: int) -> np.ndarray:
 def plot_confusion_matrix(matrix, class_names: Sequence[str], *, normalize: bool = True,
                           title: str | None = None):
     """Heat map of a confusion matrix (rows normalised to recall when ``normalize``)."""
+    normalize = flag(normalize, "normalize")
     matrix = np.asarray(matrix)
     k = len(class_names)
     if matrix.shape != (k, k):

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..validation import positive_int
+from ..validation import flag, positive_int
 from .registry import builder
 from .replicas import global_normal
 
@@ -54,6 +54,7 @@ def dncnn(channels: int = 1, depth: int = 8, width: int = 48, *, residual: bool 
     in the chapter). Fully convolutional: any H x W.
     """
     _check_common(channels, depth, width)
+    residual = flag(residual, "residual")
     noisy = keras.Input((None, None, channels), name="noisy")
     x = _conv(noisy, width, "layer1", batch_norm=False)
     for i in range(2, depth):
@@ -119,6 +120,7 @@ def unet(channels: int = 1, base: int = 32, levels: int = 2, *, skips: bool = Tr
     _check_common(channels, width=base)
     levels = positive_int(levels, "levels")
     noise_channels, seed = _check_noise(noise_channels, seed)
+    skips, keep_observed = flag(skips, "skips"), flag(keep_observed, "keep_observed")
     corrupted = keras.Input((None, None, channels), name="corrupted")
     mask = keras.Input((None, None, 1), name="mask")
     x = layers.Concatenate(name="with_mask")([corrupted, mask])
