@@ -238,10 +238,8 @@ def draw_samples(generator: keras.Model, inputs, k: int, *, seed: int = 0,
     noise = _noise_layers(generator)
     saved = [layer.seed_generator.state.numpy() for layer in noise]
     try:
-        for i, layer in enumerate(noise):
-            state = layer.seed_generator.state
-            state.assign(np.array([int(seed) * 1009 + i, 0], dtype=state.dtype.name
-                                  if hasattr(state.dtype, "name") else state.dtype))
+        for i, (layer, old) in enumerate(zip(noise, saved, strict=True)):
+            layer.seed_generator.state.assign(np.array([int(seed) * 1009 + i, 0], old.dtype))
         draws = [np.clip(_run_in_chunks(generator, inputs, batch_size), 0.0, 1.0)
                  for _ in range(k)]
     finally:
