@@ -33,9 +33,9 @@ import numpy as np
 from .validation import as_images, flag, positive_int, real_number
 
 __all__ = [
-    "SETTINGS", "available_denoisers", "bicubic_upsample", "bilateral", "biharmonic_inpaint",
-    "bm3d_denoise", "median", "nlm", "richardson_lucy_deblur", "telea_inpaint", "tv",
-    "wavelet", "wiener_deblur",
+    "SETTINGS", "adaptive_median", "available_denoisers", "bicubic_upsample", "bilateral",
+    "biharmonic_inpaint", "bm3d_denoise", "median", "nlm", "richardson_lucy_deblur",
+    "telea_inpaint", "tv", "wavelet", "wiener_deblur",
 ]
 
 #: The fixed settings of every method (chosen on Fashion-MNIST *training* images).
@@ -53,6 +53,9 @@ SETTINGS: dict[str, dict[str, object]] = {
     "median": {"function": "scipy.ndimage.median_filter", "size": 3, "mode": "reflect",
                "note": "for impulse (salt-and-pepper) noise; on Gaussian noise it does not "
                        "beat the clipped noisy input on Fashion-MNIST"},
+    "adaptive_median": {"function": "imgutils.baselines.adaptive_median (Hwang & Haddad 1995)",
+                        "max_size": 7, "note": "windows 3, 5, 7; best of {5, 7, 9} on the "
+                        "training images at salt-and-pepper 10-50 %"},
     "bm3d": {"function": "bm3d.bm3d / bm3d.bm3d_rgb (optional)", "sigma_psd": "sigma"},
     "biharmonic": {"function": "skimage.restoration.inpaint_biharmonic"},
     "telea": {"function": "cv2.inpaint (INPAINT_TELEA, optional)", "radius": 3},
@@ -245,6 +248,43 @@ def median(noisy, size: int = 3, *, progress: bool = False) -> np.ndarray:
     out = np.empty(images.shape, np.float32)
     for i in _steps(len(images), "median", progress):
         out[i] = ndimage.median_filter(images[i], size=(size, size, 1), mode="reflect")
+    return np.clip(out, 0.0, 1.0)
+
+
+def adaptive_median(noisy, max_size: int = 7, *, progress: bool = False) -> np.ndarray:
+    """Adaptive median filter (Hwang & Haddad 1995) for impulse noise, each channel separately.
+
+    For every pixel, windows of side 3, 5, ..., ``max_size``: in the first window whose median
+    is not an extreme (``min < median < max``) the pixel is kept if it is not an extreme
+    itself (``min < z < max``: probably not an impulse) and replaced by the median otherwise;
+    where every window's median is an extreme, the largest window's median is used. Unlike
+    ``median`` it leaves most uncorrupted pixels untouched. noisy: float ``[N, H, W, C]`` in
+    [0, 1]; mirror boundary; returns float32 ``[N, H, W, C]`` in [0, 1].
+    """
+    from scipy import ndimage
+
+    max_size = positive_int(max_size, "max_size", minimum=3)
+    if max_size % 2 == 0:
+        raise ValueError(f"max_size must be odd (3, 5, 7, ...), got {max_size}")
+    images = as_images(noisy, "noisy").astype(np.float32)
+    if max_size > min(images.shape[1:3]):
+        raise ValueError(f"max_size must be at most the image size {images.shape[1]}x"
+                         f"{images.shape[2]}, got {max_size}")
+    out = np.empty(images.shape, np.float32)
+    for i in _steps(len(images), "adaptive median", progress):
+        z = images[i]
+        result, done = z.copy(), np.zeros(z.shape, bool)
+        for size in range(3, max_size + 1, 2):
+            window = (size, size, 1)
+            low = ndimage.minimum_filter(z, size=window, mode="reflect")
+            high = ndimage.maximum_filter(z, size=window, mode="reflect")
+            med = ndimage.median_filter(z, size=window, mode="reflect")
+            settle = (low < med) & (med < high) & ~done
+            keep = (low < z) & (z < high)
+            result[settle] = np.where(keep, z, med)[settle]
+            done |= settle
+        result[~done] = med[~done]
+        out[i] = result
     return np.clip(out, 0.0, 1.0)
 
 

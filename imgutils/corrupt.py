@@ -43,7 +43,7 @@ __all__ = [
     "Corruption", "DEGRADATIONS", "corrupt_dataset", "downsample", "gaussian_blur",
     "training_pairs",
     "gaussian_kernel", "gaussian_noise", "random_gaussian_noise", "block_holes",
-    "irregular_holes", "missing_pixels", "salt_and_pepper", "upsample_nearest",
+    "irregular_holes", "missing_pixels", "mixture", "salt_and_pepper", "upsample_nearest",
 ]
 
 #: Segments per brush stroke in ``irregular_holes`` and their length range as a fraction of
@@ -537,3 +537,49 @@ def training_pairs(images, degradations, *, batch_size: int = 64, seed: int = 0,
         return inputs, out.clean
 
     return ds.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def mixture(images, degradations, *, seed=0) -> Corruption:
+    """Each image gets one degradation, picked uniformly at random from ``degradations``.
+
+    images: float32 ``[N, H, W, C]`` in [0, 1]; degradations: a list of specs
+    ``("name", *args)`` or ``("name", *args, {kwargs})`` (as in ``training_pairs``) whose
+    outputs keep the image size (not ``downsample``). The picks and every degradation's
+    randomness are keyed by ``seed`` (int, pair, or int tensor, so it works inside a
+    ``tf.function``: ``seed=tf.stack([s, step])`` gives every training step new damage).
+    This is what a *blind* restorer trains on: it is never told which damage it sees.
+    """
+    specs = _parse_specs(degradations)
+    x, numpy_in = _prepare(images)
+    subseeds = _subseeds(seed, len(specs) + 1)
+    outs = [DEGRADATIONS[name](x, *args, seed=s, **kwargs)
+            for (name, args, kwargs), s in zip(specs, subseeds[1:], strict=True)]
+    for (name, _, _), out in zip(specs, outs, strict=True):
+        if out.corrupted.shape.rank != 4 or (out.corrupted.shape[1:3] != x.shape[1:3]
+                                             and None not in x.shape[1:3]):
+            raise ValueError(f"degradations must keep the image size; {name!r} does not")
+    pick = tf.random.stateless_uniform(tf.shape(x)[:1], seed=subseeds[0], minval=0,
+                                       maxval=len(specs), dtype=tf.int32)
+    one_hot = tf.one_hot(pick, len(specs), dtype=tf.float32)[:, :, None, None, None]
+    corrupted = tf.reduce_sum(one_hot * tf.stack([o.corrupted for o in outs], 1), axis=1)
+    mask = tf.reduce_sum(one_hot * tf.stack([o.mask for o in outs], 1), axis=1)
+    return _finish(corrupted, x, mask, numpy_in)
+
+
+def _parse_specs(degradations) -> list[tuple[str, list, dict]]:
+    """``("name", *args[, {kwargs}])`` or a list of them -> ``[(name, args, kwargs)]``."""
+    specs = [degradations] if isinstance(degradations, tuple) else degradations
+    if not isinstance(specs, list) or not specs:
+        raise ValueError("degradations must be a spec ('name', *args) or a non-empty list of "
+                         f"them, got {degradations!r}")
+    parsed = []
+    for spec in specs:
+        if not (isinstance(spec, tuple) and spec and isinstance(spec[0], str)):
+            raise TypeError(f"each degradation must be a tuple ('name', *args), got {spec!r}")
+        name, *args = spec
+        kwargs = args.pop() if args and isinstance(args[-1], dict) else {}
+        if name not in DEGRADATIONS or name == "downsample":
+            raise ValueError(f"unknown degradation {name!r}; expected one of "
+                             f"{', '.join(n for n in DEGRADATIONS if n != 'downsample')}")
+        parsed.append((name, args, kwargs))
+    return parsed

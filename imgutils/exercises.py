@@ -361,3 +361,32 @@ def check_gaussian_posterior(fn: Callable[[np.ndarray, float, float, float], tup
         return ""
 
     return _check_arrays("gaussian_posterior", stacked, cases, hints)
+
+
+# ----------------------------------------------------------------------------- chapter 06
+@_feedback
+def check_gaussian_score(fn: Callable[[np.ndarray, float, float, float], np.ndarray], *,
+                         seed: int = 0) -> bool:
+    """Check ``fn(y, prior_mean, prior_sd, noise_sd) -> grad_y log p_sigma(y)``.
+
+    The model: ``x ~ N(prior_mean, prior_sd^2)``, ``y = x + n``, ``n ~ N(0, noise_sd^2)``, so
+    y is ``N(prior_mean, prior_sd^2 + noise_sd^2)`` and its score is
+    ``-(y - prior_mean) / (prior_sd^2 + noise_sd^2)``. Tweedie: ``y + noise_sd^2 * score`` is
+    then the posterior mean of chapter 05.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for mu, s, n in ((0.5, 0.1, 0.1), (0.3, 0.2, 0.05), (0.0, 1.0, 2.0)):
+        y = mu + np.sqrt(s**2 + n**2) * rng.standard_normal(6)
+        cases.append((f"prior N({mu}, {s}^2), noise sd {n}", (y, mu, s, n),
+                      -(y - mu) / (s**2 + n**2)))
+
+    def hints(args, got):
+        y, mu, s, n = args
+        if np.allclose(got, (y - mu) / (s**2 + n**2)):
+            return " (wrong sign: the score points towards the mean)"
+        if np.allclose(got, -(y - mu) / s**2) or np.allclose(got, -(y - mu) / n**2):
+            return " (the variance of y is prior_sd^2 + noise_sd^2)"
+        return ""
+
+    return _check_arrays("gaussian_score", fn, cases, hints)

@@ -130,3 +130,12 @@ def test_gaussian_posterior_checker(capsys):
     capsys.readouterr()
     assert not exercises.check_gaussian_posterior(lambda y, mu, s, n: (y, n**2))
     assert "shrink" in capsys.readouterr().out
+
+
+def test_gaussian_score_checker(capsys):
+    assert exercises.check_gaussian_score(lambda y, mu, s, n: -(y - mu) / (s**2 + n**2))
+    assert "✓" in capsys.readouterr().out
+    assert not exercises.check_gaussian_score(lambda y, mu, s, n: (y - mu) / (s**2 + n**2))
+    assert "sign" in capsys.readouterr().out
+    assert not exercises.check_gaussian_score(lambda y, mu, s, n: -(y - mu) / s**2)
+    assert "prior_sd^2 + noise_sd^2" in capsys.readouterr().out

@@ -4,4 +4,6 @@ network of the generation metrics).
 corrected, ``VAE`` with KL warm-up, ELBO / IWAE bounds, active units).
 ``restoration``: chapter-04 DnCNN / U-Net / super-resolution restorers (and the stochastic
 U-Nets of chapter 05). ``pix2pix``: chapter-05 PatchGAN critic, ``Pix2Pix`` conditional GAN,
-posterior sampling helpers."""
+posterior sampling helpers. ``autoencoder``: chapter-06 plain, denoising and skip autoencoders,
+the noisy ``Channel`` layer, the denoising VAE. ``score``: Tweedie's formula (closed-form
+Gaussian-mixture scores), the noise-conditional denoiser and annealed Langevin sampling."""
