@@ -53,9 +53,6 @@ SETTINGS: dict[str, dict[str, object]] = {
     "median": {"function": "scipy.ndimage.median_filter", "size": 3, "mode": "reflect",
                "note": "for impulse (salt-and-pepper) noise; on Gaussian noise it does not "
                        "beat the clipped noisy input on Fashion-MNIST"},
-    "adaptive_median": {"function": "imgutils.baselines.adaptive_median (Hwang & Haddad 1995)",
-                        "max_size": 7, "note": "windows 3, 5, 7; best of {5, 7, 9} on the "
-                        "training images at salt-and-pepper 10-50 %"},
     "bm3d": {"function": "bm3d.bm3d / bm3d.bm3d_rgb (optional)", "sigma_psd": "sigma"},
     "biharmonic": {"function": "skimage.restoration.inpaint_biharmonic"},
     "telea": {"function": "cv2.inpaint (INPAINT_TELEA, optional)", "radius": 3},
