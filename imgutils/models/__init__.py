@@ -6,4 +6,6 @@ corrected, ``VAE`` with KL warm-up, ELBO / IWAE bounds, active units).
 U-Nets of chapter 05). ``pix2pix``: chapter-05 PatchGAN critic, ``Pix2Pix`` conditional GAN,
 posterior sampling helpers. ``autoencoder``: chapter-06 plain, denoising and skip autoencoders,
 the noisy ``Channel`` layer, the denoising VAE. ``score``: Tweedie's formula (closed-form
-Gaussian-mixture scores), the noise-conditional denoiser and annealed Langevin sampling."""
+Gaussian-mixture scores), the noise-conditional denoiser and annealed Langevin sampling.
+``diffusion``: chapter-07 noise schedules, the diffusion U-Net, ``Diffusion`` (EMA,
+classifier-free guidance) and the DDPM / DDIM ``sample``."""

@@ -23,7 +23,8 @@ from typing import Any
 # The modules whose builders a manifest may name (imported on demand, nothing else is).
 BUILDER_MODULES = ("imgutils.models.classifier", "imgutils.models.gan", "imgutils.models.vae",
                    "imgutils.models.restoration", "imgutils.models.pix2pix",
-                   "imgutils.models.autoencoder", "imgutils.models.score")
+                   "imgutils.models.autoencoder", "imgutils.models.score",
+                   "imgutils.models.diffusion")
 
 _BUILDERS: dict[str, Callable] = {}
 _RECIPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
