@@ -65,6 +65,8 @@ SETTINGS: dict[str, dict[str, object]] = {
 }
 DEFAULT_TV_FACTOR = 0.5
 PAD = 16
+#: Richardson-Lucy iterations beyond this only amplify noise (and take minutes per image).
+MAX_RL_ITERATIONS = 10_000
 
 
 # --------------------------------------------------------------------------- helpers
@@ -479,6 +481,9 @@ def richardson_lucy_deblur(blurred, sigma_blur: float, iterations: int = 50, *,
     images = as_images(blurred, "blurred")
     psf = _psf(sigma_blur)
     iterations = positive_int(iterations, "iterations")
+    if iterations > MAX_RL_ITERATIONS:
+        raise ValueError(f"iterations must be at most {MAX_RL_ITERATIONS} "
+                         f"(MAX_RL_ITERATIONS), got {iterations}")
     pad = positive_int(pad, "pad", minimum=0)
     h, w = images.shape[1:3]
 

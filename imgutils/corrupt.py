@@ -50,6 +50,9 @@ __all__ = [
 #: ``min(H, W)``.
 STROKE_SEGMENTS = 4
 STROKE_LENGTH = (0.1, 0.3)
+#: The most strokes ``irregular_holes`` draws per image (its cost grows with strokes x pixels;
+#: a few dozen already cover a 28x28 image).
+MAX_STROKES = 64
 #: Gaussian kernels reach ``truncate * sigma`` pixels, as ``scipy.ndimage.gaussian_filter``.
 TRUNCATE = 4.0
 
@@ -289,6 +292,9 @@ def irregular_holes(images, *, strokes: int = 4, width: int = 3, fill: float = 0
     mask: 1 = observed, 0 = hole.
     """
     strokes = positive_int(strokes, "strokes")
+    if strokes > MAX_STROKES:
+        raise ValueError(f"strokes must be at most {MAX_STROKES} per image (MAX_STROKES), got "
+                         f"{strokes}")
     width = positive_int(width, "width")
     fill = real_number(fill, "fill", low=0.0, high=1.0)
     x, numpy_in = _prepare(images)

@@ -25,7 +25,7 @@ import numbers
 import numpy as np
 from scipy import ndimage
 
-from .validation import as_images
+from .validation import as_images, positive_int
 
 __all__ = [
     "SSIM_SETTINGS", "bootstrap_interval", "classifier_score", "feature_statistics",
@@ -474,6 +474,7 @@ def nearest_neighbours(queries, references, *, chunk: int = 2048) -> tuple[np.nd
     """
     q = as_images(queries, "queries")
     r = as_images(references, "references")
+    chunk = positive_int(chunk, "chunk")
     if q.shape[1:] != r.shape[1:]:
         raise ValueError(f"queries {q.shape[1:]} and references {r.shape[1:]} must have the "
                          "same image shape")
@@ -497,6 +498,7 @@ def mean_pairwise_distance(images, *, max_images: int = 1000, seed: int = 0) -> 
     the same number for real images. Uses at most ``max_images`` images (chosen at random).
     """
     x = as_images(images, "images")
+    max_images = positive_int(max_images, "max_images", minimum=2)  # 1 would leave no pair
     if len(x) < 2:
         raise ValueError(f"images must hold at least 2 images, got {len(x)}")
     if len(x) > max_images:

@@ -7,6 +7,7 @@ numbers in ``.throughput`` so a chapter can report them.
 
 from __future__ import annotations
 
+import os
 import time
 
 import keras
@@ -130,4 +131,12 @@ def resumable_callbacks(backup_dir, *, save_freq="epoch") -> list[keras.callback
     normally. Keras restarts an interrupted epoch from its first batch, so with an integer
     ``save_freq`` (mid-epoch backups) the batches of the partial epoch are seen twice.
     """
+    if isinstance(backup_dir, bool) or not isinstance(backup_dir, (str, os.PathLike)) or not str(
+            backup_dir):
+        raise TypeError(f"backup_dir must be a folder path (str or pathlib.Path), got "
+                        f"{backup_dir!r}")
+    if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
+                                 or save_freq <= 0):
+        raise ValueError(f"save_freq must be 'epoch' or a number of batches >= 1, got "
+                         f"{save_freq!r}")
     return [keras.callbacks.BackupAndRestore(str(backup_dir), save_freq=save_freq)]

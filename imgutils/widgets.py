@@ -58,6 +58,14 @@ def interpolate(z0, z1, steps: int = 9, *, method: str = "slerp") -> np.ndarray:
     omega = np.arccos(np.clip(ua @ ub, -1.0, 1.0))
     if omega < 1e-6:                                 # (nearly) the same direction
         directions = (1 - t) * ua + t * ub
+    elif np.pi - omega < 1e-6:
+        # antipodal: every great circle joins them; take the one through the coordinate axis
+        # least aligned with ua (deterministic), so the path stays on the shell, never at 0
+        axis = np.zeros_like(ua)
+        axis[np.argmin(np.abs(ua))] = 1.0
+        ortho = axis - (axis @ ua) * ua
+        ortho /= np.linalg.norm(ortho)
+        directions = np.cos(t * np.pi) * ua + np.sin(t * np.pi) * ortho
     else:
         directions = (np.sin((1 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
     return (directions * ((1 - t) * na + t * nb)).astype(np.float32)
