@@ -344,7 +344,20 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
             or sigma2.shape != (d, d):
         raise ValueError(f"expected means [D] and covariances [D, D] with one D; got "
                          f"{mu1.shape}, {sigma1.shape}, {mu2.shape}, {sigma2.shape}")
-    w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2)
+    for name, value in (("mu1", mu1), ("mu2", mu2), ("sigma1", sigma1), ("sigma2", sigma2)):
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    eigenvalues = {}
+    for name, cov in (("sigma1", sigma1), ("sigma2", sigma2)):
+        scale = max(float(np.abs(cov).max()), 1e-300)
+        if np.abs(cov - cov.T).max() > 1e-6 * scale:
+            raise ValueError(f"{name} must be a symmetric covariance matrix")
+        eig = np.linalg.eigh((cov + cov.T) / 2)
+        if eig[0].min() < -1e-6 * scale:
+            raise ValueError(f"{name} must be positive semi-definite (a covariance), but has "
+                             f"eigenvalue {eig[0].min():.3g}")
+        eigenvalues[name] = eig
+    w, v = eigenvalues["sigma1"]
     root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
     middle = root1 @ sigma2 @ root1
     eig = np.linalg.eigvalsh((middle + middle.T) / 2)

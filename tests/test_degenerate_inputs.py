@@ -55,3 +55,17 @@ def test_sizes_that_cannot_be_served_are_refused_with_the_bound(rng):
     assert corrupt.irregular_holes(x, strokes=corrupt.MAX_STROKES).mask.shape == (2, 28, 28, 1)
     with pytest.raises(ValueError, match=f"at most {baselines.MAX_RL_ITERATIONS}"):
         baselines.richardson_lucy_deblur(x, 1.0, iterations=10 ** 9)
+
+
+def test_frechet_distance_refuses_matrices_that_are_not_covariances(rng):
+    mu = np.zeros(3)
+    good = np.cov(rng.normal(size=(50, 3)), rowvar=False)
+    not_psd = np.diag([1.0, -0.5, 1.0])
+    asymmetric = good + np.triu(np.ones((3, 3)), 1)
+    with pytest.raises(ValueError, match="sigma2 must be positive semi-definite"):
+        metrics.frechet_distance(mu, good, mu, not_psd)
+    with pytest.raises(ValueError, match="sigma1 must be a symmetric"):
+        metrics.frechet_distance(mu, asymmetric, mu, good)
+    with pytest.raises(ValueError, match="mu1 contains NaN"):
+        metrics.frechet_distance(mu + np.nan, good, mu, good)
+    assert metrics.frechet_distance(mu, good, mu, good) == pytest.approx(0.0, abs=1e-9)
