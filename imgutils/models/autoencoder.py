@@ -137,6 +137,25 @@ def dense_decoder(hidden: int = 1024, image_shape=(28, 28, 1),
     return keras.Model(code, layers.Reshape((h, w, c), name="images")(x), name=name)
 
 
+def skip_body(x, base: int):
+    """The two-level encoder-decoder with symmetric skips shared by ``skip_autoencoder`` and
+    ``score.noise_conditional_denoiser``: two 3x3 conv + ReLU per block (``base`` at full
+    size, ``2 base`` below), average pooling down, nearest upsampling + concatenation up.
+    Returns the full-resolution features ``[N, H, W, base]`` (H, W divisible by 4)."""
+
+    def block(t, filters, label):
+        t = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{label}a")(t)
+        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{label}b")(t)
+
+    e0 = block(x, base, "enc0")
+    e1 = block(layers.AveragePooling2D(2, name="pool0")(e0), 2 * base, "enc1")
+    mid = block(layers.AveragePooling2D(2, name="pool1")(e1), 2 * base, "mid")
+    d1 = block(layers.Concatenate(name="skip1")([layers.UpSampling2D(name="up1")(mid), e1]),
+               2 * base, "dec1")
+    return block(layers.Concatenate(name="skip0")([layers.UpSampling2D(name="up0")(d1), e0]),
+                 base, "dec0")
+
+
 @builder
 def skip_autoencoder(image_shape=(28, 28, 1), base: int = 16,
                      name: str = "skip_autoencoder") -> keras.Model:
@@ -154,18 +173,8 @@ def skip_autoencoder(image_shape=(28, 28, 1), base: int = 16,
     base = positive_int(base, "base")
     images = keras.Input((h, w, c), name="images")
 
-    def block(t, filters, label):
-        t = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{label}a")(t)
-        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{label}b")(t)
-
-    e0 = block(images, base, "enc0")
-    e1 = block(layers.AveragePooling2D(2, name="pool0")(e0), 2 * base, "enc1")
-    mid = block(layers.AveragePooling2D(2, name="pool1")(e1), 2 * base, "mid")
-    d1 = block(layers.Concatenate(name="skip1")([layers.UpSampling2D(name="up1")(mid), e1]),
-               2 * base, "dec1")
-    d0 = block(layers.Concatenate(name="skip0")([layers.UpSampling2D(name="up0")(d1), e0]),
-               base, "dec0")
-    out = layers.Conv2D(c, 3, padding="same", activation="sigmoid", name="restored")(d0)
+    out = layers.Conv2D(c, 3, padding="same", activation="sigmoid",
+                        name="restored")(skip_body(images, base))
     return keras.Model(images, out, name=name)
 
 

@@ -29,6 +29,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from ..validation import as_images, positive_int, real_number
+from .autoencoder import skip_body
 from .registry import builder
 from .replicas import scale_for_replicas
 
@@ -149,18 +150,7 @@ def noise_conditional_denoiser(image_shape=(28, 28, 1), base: int = 32,
         output_shape=(h, w, 1), name="log_sigma_map")([noisy, sigma])
     x = layers.Concatenate(name="with_level")([scaled, level_map])
 
-    def block(t, filters, label):
-        t = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{label}a")(t)
-        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{label}b")(t)
-
-    e0 = block(x, base, "enc0")
-    e1 = block(layers.AveragePooling2D(2, name="pool0")(e0), 2 * base, "enc1")
-    mid = block(layers.AveragePooling2D(2, name="pool1")(e1), 2 * base, "mid")
-    d1 = block(layers.Concatenate(name="skip1")([layers.UpSampling2D(name="up1")(mid), e1]),
-               2 * base, "dec1")
-    d0 = block(layers.Concatenate(name="skip0")([layers.UpSampling2D(name="up0")(d1), e0]),
-               base, "dec0")
-    eps = layers.Conv2D(c, 3, padding="same", name="noise")(d0)
+    eps = layers.Conv2D(c, 3, padding="same", name="noise")(skip_body(x, base))
     denoised = layers.Lambda(lambda t: t[0] - t[1][:, None, None, :] * t[2],
                              output_shape=(h, w, c), name="denoised")([noisy, sigma, eps])
     return keras.Model([noisy, sigma], denoised, name=name)
