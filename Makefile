@@ -109,6 +109,7 @@ notebooks: venv data
 bench: venv data
 	$(PY) bench/gan_bench.py --fid-minutes 10
 	$(PY) bench/vae_bench.py
+	$(PY) bench/diffusion_bench.py --fid-minutes 10
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache $(COLAB_VENV)

@@ -390,3 +390,36 @@ def check_gaussian_score(fn: Callable[[np.ndarray, float, float, float], np.ndar
         return ""
 
     return _check_arrays("gaussian_score", fn, cases, hints)
+
+
+@_feedback
+def check_q_sample(fn: Callable[[np.ndarray, np.ndarray, int, np.ndarray], np.ndarray]) -> bool:
+    """Check ``fn(x0, betas, t, eps) -> x_t``, the forward process in closed form (chapter 07).
+
+    ``betas``: float ``[T]`` (``betas[t - 1]`` is beta_t); ``t`` in [1, T]; x0 and eps arrays of
+    the same shape. Expected: ``sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps`` with
+    ``alpha_bar_t = prod_{s <= t} (1 - beta_s)``.
+    """
+    rng = np.random.default_rng(3)
+    cases = []
+    for label, betas, t in (("linear, T = 1000, t = 1", np.linspace(1e-4, 0.02, 1000), 1),
+                            ("linear, T = 1000, t = 500", np.linspace(1e-4, 0.02, 1000), 500),
+                            ("constant beta 0.1, T = 10, t = 10", np.full(10, 0.1), 10)):
+        x0, eps = rng.uniform(-1, 1, (2, 3)), rng.standard_normal((2, 3))
+        ab = np.prod(1 - betas[:t])
+        cases.append((label, (x0, betas, t, eps), np.sqrt(ab) * x0 + np.sqrt(1 - ab) * eps))
+
+    def hints(args, got):
+        x0, betas, t, eps = args
+        ab = np.prod(1 - betas[:t])
+        if np.allclose(got, ab * x0 + (1 - ab) * eps):
+            return " (the weights are square roots: sqrt(alpha_bar) and sqrt(1 - alpha_bar))"
+        alpha_t = 1 - betas[t - 1]
+        if np.allclose(got, np.sqrt(alpha_t) * x0 + np.sqrt(1 - alpha_t) * eps):
+            return " (that is one step of the chain; use the product of all (1 - beta_s), s <= t)"
+        if np.allclose(got, np.sqrt(np.prod(1 - betas[:t - 1])) * x0
+                       + np.sqrt(1 - np.prod(1 - betas[:t - 1])) * eps):
+            return " (off by one: alpha_bar_t includes beta_t itself)"
+        return ""
+
+    return _check_arrays("q_sample", fn, cases, hints)

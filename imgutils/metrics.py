@@ -450,14 +450,23 @@ def precision_recall(real_features, fake_features, *, k: int = 3) -> tuple[float
     ball (quality), **recall** the fraction of real samples inside at least one ball of the
     generated set (coverage; mode collapse lowers it). O(N^2) memory: use a few thousand.
     """
+    fake_inside, real_covered = precision_recall_indicators(real_features, fake_features, k=k)
+    return float(fake_inside.mean()), float(real_covered.mean())
+
+
+def precision_recall_indicators(real_features, fake_features, *,
+                                k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The per-sample terms of ``precision_recall``: bool ``[N_fake]`` (generated sample inside
+    some real k-NN ball) and bool ``[N_real]`` (real sample inside some generated ball). Their
+    means are precision and recall; bootstrapping them gives intervals over the samples (with
+    the balls held fixed)."""
     real = _features(real_features, "real_features")
     fake = _features(fake_features, "fake_features")
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k < min(
             len(real), len(fake)):
         raise ValueError(f"k must be an int in [1, N - 1], got {k!r}")
-    precision = _inside_any(fake, real, _kth_neighbour_radii(real, k)).mean()
-    recall = _inside_any(real, fake, _kth_neighbour_radii(fake, k)).mean()
-    return float(precision), float(recall)
+    return (_inside_any(fake, real, _kth_neighbour_radii(real, k)),
+            _inside_any(real, fake, _kth_neighbour_radii(fake, k)))
 
 
 def classifier_score(probabilities) -> float:

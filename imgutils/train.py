@@ -90,36 +90,14 @@ class ImageSnapshots(keras.callbacks.Callback):
         self.epochs.append(epoch + 1)
 
     def animation(self, ncols: int = 8, interval_ms: int = 400):
-        """A ``matplotlib.animation.FuncAnimation`` over the recorded grids."""
-        import matplotlib.pyplot as plt
-        import numpy as np
-        from matplotlib import animation
+        """A ``matplotlib.animation.FuncAnimation`` over the recorded grids
+        (``viz.animate_grids``, one frame per recorded epoch)."""
+        from . import viz
 
         if not self.frames:
             raise ValueError("no frames recorded yet: train first")
-
-        def tile(images):
-            n, h, w, c = images.shape
-            rows = -(-n // ncols)
-            canvas = np.ones((rows * (h + 1) - 1, ncols * (w + 1) - 1, c), np.float32)
-            for i, image in enumerate(images):
-                r, q = divmod(i, ncols)
-                canvas[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = image
-            return canvas[..., 0] if c == 1 else canvas
-
-        fig, ax = plt.subplots(figsize=(ncols * 0.8, 0.8 * -(-len(self.frames[0]) // ncols)))
-        ax.axis("off")
-        shown = ax.imshow(tile(self.frames[0].astype(np.float32)), cmap="gray", vmin=0, vmax=1)
-
-        def update(k):
-            shown.set_data(tile(self.frames[k].astype(np.float32)))
-            ax.set_title(f"epoch {self.epochs[k]}", fontsize=9)
-            return (shown,)
-
-        anim = animation.FuncAnimation(fig, update, frames=len(self.frames),
-                                       interval=interval_ms, blit=False)
-        plt.close(fig)
-        return anim
+        return viz.animate_grids(self.frames, [f"epoch {e}" for e in self.epochs], ncols=ncols,
+                                 interval_ms=interval_ms)
 
 
 def resumable_callbacks(backup_dir, *, save_freq="epoch") -> list[keras.callbacks.Callback]:

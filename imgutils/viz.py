@@ -67,6 +67,54 @@ def image_grid(images, labels: Sequence[str] | None = None, *, ncols: int = 8,
     return fig
 
 
+def animate_grids(frames, titles: Sequence[str] | None = None, *, ncols: int = 8,
+                  interval_ms: int = 400):
+    """A ``matplotlib.animation.FuncAnimation`` whose k-th frame tiles ``frames[k]``.
+
+    frames: a sequence of image batches, each float ``[N, H, W, C]`` in [0, 1] with the same
+    shape (e.g. the same samples after every epoch, or after every reverse step); titles: one
+    caption per frame (or None). Show it with ``IPython.display.HTML(anim.to_jshtml())``.
+    """
+    from matplotlib import animation
+
+    if len(frames) == 0:
+        raise ValueError("frames must hold at least one image batch")
+    frames = [as_images(np.asarray(f, np.float32), f"frames[{k}]", channels=(1, 3))
+              for k, f in enumerate(frames)]
+    if any(f.shape != frames[0].shape for f in frames):
+        raise ValueError("every frame must have the same shape [N, H, W, C]")
+    if titles is not None and len(titles) != len(frames):
+        raise ValueError(f"titles must have one entry per frame ({len(frames)}), got "
+                         f"{len(titles)}")
+    ncols = positive_int(ncols, "ncols")
+    interval_ms = positive_int(interval_ms, "interval_ms")
+    n, h, w, c = frames[0].shape
+    ncols = min(ncols, n)
+    rows = -(-n // ncols)
+
+    def tile(images):
+        canvas = np.ones((rows * (h + 1) - 1, ncols * (w + 1) - 1, c), np.float32)
+        for i, image in enumerate(images):
+            r, q = divmod(i, ncols)
+            canvas[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = image
+        return canvas[..., 0] if c == 1 else canvas
+
+    fig, ax = plt.subplots(figsize=(ncols * 0.8, 0.8 * rows))
+    ax.axis("off")
+    shown = ax.imshow(tile(frames[0]), cmap="gray", vmin=0, vmax=1)
+
+    def update(k):
+        shown.set_data(tile(frames[k]))
+        if titles is not None:
+            ax.set_title(str(titles[k]), fontsize=9)
+        return (shown,)
+
+    anim = animation.FuncAnimation(fig, update, frames=len(frames), interval=interval_ms,
+                                   blit=False)
+    plt.close(fig)
+    return anim
+
+
 def plot_history(history, metrics: Sequence[str] | None = None, *, title: str | None = None):
     """Training curves from a Keras ``History`` or a dict ``{name: [value per epoch]}``.
 

@@ -116,3 +116,93 @@ def test_tiny_model_learns_and_sampling_validates_arguments(fashion):
         diffusion.sample(model, 3, labels=[0, 1, 12])
     with pytest.raises(ValueError, match="method"):
         diffusion.sample(model, 3, method="euler")
+
+
+def test_inpainting_keeps_the_observed_pixels_and_samples_the_hole():
+    """Pixels of the optimal Gaussian model are independent, so the hole's posterior is the
+    prior N(mu, s^2): RePaint must fill it with that distribution and keep the rest."""
+    mu, s = 0.2, 0.3
+    model = _optimal_diffusion(mu, s, diffusion.make_schedule("cosine", 1000))
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 1, (3000, 4, 4, 1)).astype(np.float32)
+    mask = np.ones_like(images)
+    mask[:, 1:3, 1:3] = 0
+    out = diffusion.inpaint(model, images, mask, steps=200, resample=2, seed=0)
+    np.testing.assert_array_equal(out[mask == 1], images[mask == 1])
+    hole = 2 * out[mask == 0] - 1
+    assert abs(hole.mean() - mu) < 0.02 and abs(hole.std() - s) < 0.03
+    np.testing.assert_array_equal(out, diffusion.inpaint(model, images, mask, steps=200,
+                                                         resample=2, seed=0))
+    with pytest.raises(ValueError, match="mask must hold only 0"):
+        diffusion.inpaint(model, images, mask * 0.5)
+    with pytest.raises(ValueError, match="mask must have shape"):
+        diffusion.inpaint(model, images, mask[:10])
+    with pytest.raises(ValueError, match="resample"):
+        diffusion.inpaint(model, images, mask, resample=0)
+    with pytest.raises(ValueError, match="images must have shape"):
+        diffusion.inpaint(model, np.zeros((2, 8, 8, 1), np.float32), np.ones((2, 8, 8, 1)))
+
+
+def test_trajectory_records_one_estimate_per_step():
+    model = _optimal_diffusion(0.2, 0.3, diffusion.make_schedule("cosine", 1000))
+    images, frames = diffusion.sample(model, 5, steps=7, seed=2, trajectory=True)
+    assert frames.shape == (7, 5, 4, 4, 1) and frames.dtype == np.float32
+    assert frames.min() >= 0 and frames.max() <= 1
+    np.testing.assert_array_equal(images, diffusion.sample(model, 5, steps=7, seed=2))
+    # the last x0 estimate is the image itself (the last step goes to alpha_bar = 1)
+    np.testing.assert_allclose(frames[-1], images, atol=1e-6)
+    with pytest.raises(TypeError, match="trajectory"):
+        diffusion.sample(model, 5, trajectory=1)
+
+
+def test_training_resumes_with_the_same_noise_and_ema(tmp_path, fashion):
+    """Noise, levels and label dropout are keyed by (seed, optimizer step): an interrupted,
+    resumed run ends with the weights *and* the EMA twin of the uninterrupted one."""
+    from imgutils.train import resumable_callbacks
+
+    images, labels = fashion.train.images[:96], fashion.train.labels[:96]
+
+    def build():
+        keras.utils.set_random_seed(5)
+        m = diffusion.Diffusion(diffusion.diffusion_unet(widths=(4, 8), embed_dim=8),
+                                diffusion.make_schedule("cosine", 100), ema_decay=0.9, seed=3)
+        m.compile(optimizer=keras.optimizers.Adam(1e-3))
+        return m
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    reference = build()
+    reference.fit(images, labels, batch_size=32, epochs=3, verbose=0, shuffle=False)
+    first = build()
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(images, labels, batch_size=32, epochs=3, verbose=0, shuffle=False,
+                  callbacks=resumable_callbacks(tmp_path / "b") + [Stop()])
+    resumed = build()
+    resumed.fit(images, labels, batch_size=32, epochs=3, verbose=0, shuffle=False,
+                callbacks=resumable_callbacks(tmp_path / "b"))
+    for net in ("network", "ema_network"):
+        for a, b in zip(getattr(reference, net).get_weights(), getattr(resumed, net).get_weights(),
+                        strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(reference.ema_network.get_weights()[0],
+                           build().ema_network.get_weights()[0])
+
+
+def test_unet_options_and_argument_checks():
+    net = diffusion.diffusion_unet(widths=(8, 16), embed_dim=16, norm_groups=4, attention=True)
+    out = net([np.zeros((2, 28, 28, 1), np.float32), np.array([0.1, 0.9], np.float32),
+               np.array([3, 10], np.int32)])
+    assert tuple(out.shape) == (2, 28, 28, 1)
+    assert any("attention" in layer.name for layer in net.layers)
+    with pytest.raises(ValueError, match="norm_groups"):
+        diffusion.diffusion_unet(widths=(8, 12), norm_groups=8)
+    with pytest.raises(TypeError, match="attention"):
+        diffusion.diffusion_unet(widths=(8, 16), attention="yes")
+    with pytest.raises(ValueError, match="divisible"):
+        diffusion.diffusion_unet(image_shape=(30, 30, 1), widths=(8, 16, 32))
+    with pytest.raises(TypeError, match="diffusion.Diffusion or a network"):
+        inp = keras.Input((3,))
+        diffusion.sample(keras.Model(inp, keras.layers.Dense(1)(inp)), 2)

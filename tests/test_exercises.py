@@ -139,3 +139,18 @@ def test_gaussian_score_checker(capsys):
     assert "sign" in capsys.readouterr().out
     assert not exercises.check_gaussian_score(lambda y, mu, s, n: -(y - mu) / s**2)
     assert "prior_sd^2 + noise_sd^2" in capsys.readouterr().out
+
+
+def test_q_sample_checker(capsys):
+    def right(x0, betas, t, eps):
+        ab = np.prod(1 - betas[:t])
+        return np.sqrt(ab) * x0 + np.sqrt(1 - ab) * eps
+
+    assert exercises.check_q_sample(right)
+    assert "✓" in capsys.readouterr().out
+    assert not exercises.check_q_sample(
+        lambda x0, b, t, e: np.prod(1 - b[:t]) * x0 + (1 - np.prod(1 - b[:t])) * e)
+    assert "square roots" in capsys.readouterr().out
+    assert not exercises.check_q_sample(
+        lambda x0, b, t, e: np.sqrt(1 - b[t - 1]) * x0 + np.sqrt(b[t - 1]) * e)
+    assert "one step" in capsys.readouterr().out
