@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .validation import as_images, flag, positive_int, real_number
+from .validation import as_images, flag, noisy_images, positive_int, real_number
 
 __all__ = [
     "SETTINGS", "adaptive_median", "available_denoisers", "bicubic_upsample", "bilateral",
@@ -77,13 +77,7 @@ def _sigma(sigma, name: str = "sigma") -> float:
 
 def _noisy(noisy, sigma: float) -> np.ndarray:
     """Noisy images may leave [0, 1] by the noise, but not by much more than ~10 sigma."""
-    images = as_images(noisy, "noisy", value_range=None)
-    margin = max(1.0, 10.0 * sigma)
-    lo, hi = float(images.min()), float(images.max())
-    if lo < -margin or hi > 1.0 + margin:
-        raise ValueError(f"noisy must be on the [0, 1] scale (plus noise of sigma {sigma:.3g}), "
-                         f"got min {lo:.4g}, max {hi:.4g}; divide uint8-range images by 255")
-    return images
+    return noisy_images(noisy, "noisy", sigma=sigma)
 
 
 def _mask(mask, images: np.ndarray) -> np.ndarray:
@@ -240,7 +234,7 @@ def median(noisy, size: int = 3, *, progress: bool = False) -> np.ndarray:
     from scipy import ndimage
 
     size = positive_int(size, "size")
-    images = as_images(noisy, "noisy", value_range=None)
+    images = noisy_images(noisy, "noisy")
     if size > min(images.shape[1:3]):
         raise ValueError(f"size must be at most the image size {images.shape[1]}x"
                          f"{images.shape[2]}, got {size}")

@@ -6,7 +6,9 @@ Every loader returns ``float32`` images ``[N, H, W, C]`` in ``[0, 1]`` and ``int
   (Debian package ``dataset-fashion-mnist``), then the Keras cache, then downloaded by Keras.
   The SHA-256 of each file is verified: a wrong or truncated file is an error naming the file.
 * ``mnist()``, ``cifar10()``: the Keras files (``mnist.npz``, ``cifar-10-batches-py``), found in
-  ``data_dir`` / ``$IMGUTILS_DATA`` / the Keras cache or downloaded (online, e.g. Colab).
+  ``data_dir`` / ``$IMGUTILS_DATA`` / the Keras cache or downloaded (online, e.g. Colab); a
+  local ``mnist.npz`` is hash-checked too. A given ``data_dir`` or ``$IMGUTILS_DATA`` is the
+  only place looked at: a missing file there is an error naming it, never a fall-back.
 * ``photo_patches(size)``: random crops of the colour photographs shipped inside the
   scikit-image wheel; train and test crops come from *different* photographs.
 """
@@ -49,6 +51,7 @@ KERAS_FASHION_MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-da
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
 
 #: scikit-image pictures used for colour patches; train and test never share a photograph.
@@ -125,16 +128,15 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def _fashion_candidates(data_dir: str | os.PathLike | None) -> list[tuple[str, Path]]:
-    candidates: list[tuple[str, Path]] = []
+    """A given ``data_dir`` alone, else a given ``$IMGUTILS_DATA`` alone, else the Debian
+    folder and the Keras cache."""
     if data_dir is not None:
-        candidates.append(("data_dir argument", Path(data_dir)))
+        return [("data_dir argument", Path(data_dir))]
     env = os.environ.get("IMGUTILS_DATA")
     if env:
-        candidates += [("$IMGUTILS_DATA", Path(env) / "fashion-mnist"),
-                       ("$IMGUTILS_DATA", Path(env))]
-    candidates.append(("Debian package dataset-fashion-mnist", DEBIAN_FASHION_MNIST_DIR))
-    candidates.append(("Keras cache", keras_cache_dir() / "fashion-mnist"))
-    return candidates
+        return [("$IMGUTILS_DATA", Path(env) / "fashion-mnist"), ("$IMGUTILS_DATA", Path(env))]
+    return [("Debian package dataset-fashion-mnist", DEBIAN_FASHION_MNIST_DIR),
+            ("Keras cache", keras_cache_dir() / "fashion-mnist")]
 
 
 def find_fashion_mnist(data_dir: str | os.PathLike | None = None,
@@ -142,7 +144,9 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None = None,
     """Return ``(folder, where)`` of the first folder holding the four Fashion-MNIST files.
 
     Search order: ``data_dir``, ``$IMGUTILS_DATA`` (``/fashion-mnist`` or itself), the Debian
-    folder, the Keras cache, and finally a Keras download (``download=True``).
+    folder, the Keras cache, and finally a Keras download (``download=True``). A ``data_dir``
+    or ``$IMGUTILS_DATA`` that is given is the only place looked at: if it lacks a file, the
+    error names the file (no silent fall-back to another copy).
     """
     for where, folder in _fashion_candidates(data_dir):
         if all((folder / name).is_file() for name in FASHION_MNIST_FILES):
@@ -151,6 +155,15 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None = None,
         missing = [n for n in FASHION_MNIST_FILES if not (Path(data_dir) / n).is_file()]
         raise FileNotFoundError(f"Fashion-MNIST files missing in data_dir {data_dir}: "
                                 f"{', '.join(missing)}")
+        # (a given place is the only place: never a silent fall-back to another copy)
+    env = os.environ.get("IMGUTILS_DATA")
+    if env:
+        folder = Path(env) / "fashion-mnist" if (Path(env) / "fashion-mnist").is_dir() else Path(
+            env)
+        missing = [n for n in FASHION_MNIST_FILES if not (folder / n).is_file()]
+        raise FileNotFoundError(f"$IMGUTILS_DATA is set to {env}, but {folder} lacks the "
+                                f"Fashion-MNIST files {', '.join(missing)}; add them there, or "
+                                "unset IMGUTILS_DATA to use the Debian package or Keras cache")
     if download:
         try:
             import keras
@@ -174,8 +187,23 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None = None,
     )
 
 
-@functools.lru_cache(maxsize=4)
+def _file_stamps(folder: Path, names) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime_ns) of each file: the in-process caches key on it, so a file that
+    changed on disk (replaced, truncated, re-downloaded) is read and verified again."""
+    stamps = []
+    for name in names:
+        stat = (folder / name).stat()
+        stamps.append((name, stat.st_size, stat.st_mtime_ns))
+    return tuple(stamps)
+
+
 def _load_fashion_arrays(folder: str, verify: bool) -> dict[str, np.ndarray]:
+    return _load_fashion_cached(folder, verify, _file_stamps(Path(folder), FASHION_MNIST_FILES))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_fashion_cached(folder: str, verify: bool, stamps) -> dict[str, np.ndarray]:
+    del stamps                                         # part of the cache key only
     arrays = {}
     for name, expected in FASHION_MNIST_FILES.items():
         path = Path(folder) / name
@@ -251,11 +279,15 @@ def read_mnist_npz(path: str | os.PathLike) -> tuple[tuple[np.ndarray, np.ndarra
 
 
 def mnist(n_train: int | None = None, n_test: int | None = None, *,
-          data_dir: str | os.PathLike | None = None) -> Dataset:
-    """MNIST digits as float32 ``[N, 28, 28, 1]`` in ``[0, 1]`` (needs a download once)."""
+          data_dir: str | os.PathLike | None = None, verify: bool = True) -> Dataset:
+    """MNIST digits as float32 ``[N, 28, 28, 1]`` in ``[0, 1]`` (needs a download once).
+
+    A local ``mnist.npz`` is checked against the published SHA-256 (``verify=False`` skips
+    that, e.g. for a small file of your own in the same format)."""
     n_train = optional_count(n_train, "n_train")
     n_test = optional_count(n_test, "n_test")
-    path, where = _find_or_download("mnist.npz", data_dir, MNIST_URL, MNIST_SHA256)
+    path, where = _find_or_download("mnist.npz", data_dir, MNIST_URL,
+                                    MNIST_SHA256 if flag(verify, "verify") else None)
     (x_tr, y_tr), (x_te, y_te) = read_mnist_npz(path)
     return Dataset(_subset(_to_unit_float(x_tr), y_tr, n_train),
                    _subset(_to_unit_float(x_te), y_te, n_test), tuple("0123456789"), where)
@@ -336,21 +368,42 @@ def cifar10(n_train: int | None = None, n_test: int | None = None, *,
 
 
 def _search_dirs(data_dir) -> list[tuple[str, Path]]:
+    """Where to look: a given ``data_dir`` or ``$IMGUTILS_DATA`` alone, else the Keras cache."""
     if data_dir is not None:
         return [("data_dir argument", Path(data_dir))]
-    dirs = []
     if os.environ.get("IMGUTILS_DATA"):
-        dirs.append(("$IMGUTILS_DATA", Path(os.environ["IMGUTILS_DATA"])))
-    dirs.append(("Keras cache", keras_cache_dir()))
-    return dirs
+        return [("$IMGUTILS_DATA", Path(os.environ["IMGUTILS_DATA"]))]
+    return [("Keras cache", keras_cache_dir())]
 
 
-def _find_or_download(name: str, data_dir, url: str, sha256: str) -> tuple[Path, str]:
-    for where, folder in _search_dirs(data_dir):
-        if (folder / name).is_file():
-            return folder / name, where
+def _not_in_given_folder(name: str, data_dir) -> None:
     if data_dir is not None:
         raise FileNotFoundError(f"{name} not found in data_dir {data_dir}")
+    env = os.environ.get("IMGUTILS_DATA")
+    if env:
+        raise FileNotFoundError(f"$IMGUTILS_DATA is set to {env}, but {name} is not there; add "
+                                "it, or unset IMGUTILS_DATA to use the Keras cache (or a "
+                                "download)")
+
+
+def _verified(path: Path, sha256: str | None) -> Path:
+    if sha256 is None:
+        return path
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise DataError(f"{path.name} in {path.parent} has SHA-256 {actual[:12]}..., expected "
+                        f"{sha256[:12]}...: the file is corrupt, truncated or not the "
+                        "published one; delete it and fetch it again")
+    return path
+
+
+def _find_or_download(name: str, data_dir, url: str, sha256: str | None) -> tuple[Path, str]:
+    """A local copy (hash-checked like Fashion-MNIST) or a Keras download (hash-checked by
+    Keras)."""
+    for where, folder in _search_dirs(data_dir):
+        if (folder / name).is_file():
+            return _verified(folder / name, sha256), where
+    _not_in_given_folder(name, data_dir)
     import keras
 
     try:
@@ -367,9 +420,12 @@ def _find_cifar10(data_dir) -> tuple[Path, str]:
         for candidate in (folder / "cifar-10-batches-py",
                           folder / "cifar-10-batches-py-target" / "cifar-10-batches-py"):
             if (candidate / "test_batch").is_file():
+                missing = [n for n in CIFAR10_BATCHES if not (candidate / n).is_file()]
+                if missing:
+                    raise FileNotFoundError(f"{candidate} ({where}) lacks the CIFAR-10 files "
+                                            f"{', '.join(missing)}")
                 return candidate, where
-    if data_dir is not None:
-        raise FileNotFoundError(f"cifar-10-batches-py not found in data_dir {data_dir}")
+    _not_in_given_folder("cifar-10-batches-py", data_dir)
     import keras
 
     try:

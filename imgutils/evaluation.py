@@ -19,7 +19,13 @@ from .validation import as_images, as_labels
 Score = tuple[float, float, float]          # value, low, high
 
 
-def _mean_with_interval(values: np.ndarray, seed: int, resamples: int) -> Score:
+def _mean_with_interval(values: np.ndarray, seed: int, resamples: int,
+                        name: str = "the metric") -> Score:
+    exact = np.isinf(values)
+    if exact.any():
+        raise ValueError(f"{name} is infinite for {int(exact.sum())} of {len(values)} images "
+                         "(restored identical to clean): a mean PSNR does not exist there; "
+                         "leave the untouched images out of the evaluation")
     lo, hi = metrics.bootstrap_interval(values, seed=seed, resamples=resamples)
     return float(np.nanmean(values)), lo, hi
 
@@ -40,11 +46,11 @@ def restoration_scores(clean, restored, *, labels=None, mask=None, seed: int = 0
     if clean.shape != restored.shape:
         raise ValueError(f"clean and restored must have the same shape, got {clean.shape} "
                          f"and {restored.shape}")
-    scores = {"PSNR": _mean_with_interval(metrics.psnr(clean, restored), seed, resamples),
+    scores = {"PSNR": _mean_with_interval(metrics.psnr(clean, restored), seed, resamples, "PSNR"),
               "SSIM": _mean_with_interval(metrics.ssim(clean, restored), seed, resamples)}
     if mask is not None:
         scores["masked PSNR"] = _mean_with_interval(
-            metrics.masked_psnr(clean, restored, mask), seed, resamples)
+            metrics.masked_psnr(clean, restored, mask), seed, resamples, "masked PSNR")
     if fid:
         real, fake = features.fashion_features(clean), features.fashion_features(restored)
         scores["FID-FM"] = (metrics.fid_from_features(real, fake),

@@ -25,7 +25,7 @@ import numbers
 import numpy as np
 from scipy import ndimage
 
-from .validation import as_images, positive_int
+from .validation import as_images, positive_int, scale_hint
 
 __all__ = [
     "SSIM_SETTINGS", "bootstrap_interval", "classifier_score", "feature_statistics",
@@ -55,10 +55,18 @@ def _check_pair(reference, restored, *, data_range: float = 1.0,
     for name, array in (("reference", ref), ("restored", out)):
         lo, hi = float(array.min()), float(array.max())
         if lo < 0 or hi > data_range:
-            hint = (" (clip model outputs first: np.clip(restored, 0, 1))"
-                    if name == "restored" else "")
+            hint = scale_hint(lo, hi, data_range) or (
+                " (clip model outputs first: np.clip(restored, 0, 1))"
+                if name == "restored" else "")
             raise ValueError(f"{name} must have values in [0, {data_range:g}], got min "
                              f"{lo:.4g}, max {hi:.4g}{hint}")
+    if data_range != 1.0 and min(float(ref.max()), float(out.max())) <= 1.0 < max(
+            float(ref.max()), float(out.max())):
+        low, high = ("reference", "restored") if ref.max() <= 1.0 else ("restored", "reference")
+        raise ValueError(
+            f"{low} lies in [0, 1] but {high} goes up to {max(ref.max(), out.max()):.4g}: the "
+            f"two images are on different scales (data_range={data_range:g}); put both on "
+            "[0, 1] (divide by 255) and leave data_range=1")
     if data_range != 1.0 and max(float(ref.max()), float(out.max())) <= 1.0:
         raise ValueError(
             f"data_range is {data_range:g} but both images lie in [0, 1]: this is the classic "

@@ -105,12 +105,21 @@ def save(model, name: str, *, profile: str, dataset: str, metrics: dict[str, flo
         "dataset": dataset,
         "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
         "params": int(model.count_params()),
+        **model_shapes(model),
         "keras": keras.__version__,
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "notes": notes,
     }
     write_entry(folder, name, entry)
     return entry
+
+
+def model_shapes(model) -> dict[str, list[list[int | None]]]:
+    """``{"inputs": [[H, W, C], ...], "outputs": [...]}`` without the batch axis: recorded by
+    ``save`` and checked by ``load``, so a model swapped in under another name is refused."""
+    def shapes(tensors):
+        return [[None if d is None else int(d) for d in t.shape[1:]] for t in tensors]
+    return {"inputs": shapes(model.inputs), "outputs": shapes(model.outputs)}
 
 
 def _array_shapes(path: Path) -> list[tuple[int, ...]]:
@@ -184,6 +193,12 @@ def load(name: str, *, weights_dir: str | os.PathLike | None = None):
         raise ValueError(f"{entry['file']} (model {name!r}): the rebuilt model has "
                          f"{model.count_params():,} parameters, the manifest records "
                          f"{entry['params']:,}: the entry was edited or belongs to another model")
+    actual = model_shapes(model)
+    for field in ("inputs", "outputs"):
+        if field in entry and entry[field] != actual[field]:
+            raise ValueError(f"{entry['file']} (model {name!r}): the rebuilt model's {field} are "
+                             f"{actual[field]}, the manifest records {entry[field]}: the entry "
+                             "was edited or belongs to another model")
     return model
 
 
@@ -200,6 +215,14 @@ def _check_entry(name: str, entry: dict) -> None:
     if not isinstance(entry.get("builder_kwargs", {}), dict):
         raise ValueError(f"model {name!r}: the manifest's builder_kwargs must be a JSON object, "
                          f"got {entry['builder_kwargs']!r}")
+    for field in ("inputs", "outputs"):
+        shapes = entry.get(field, [])
+        if not (isinstance(shapes, list) and all(
+                isinstance(s, list) and all(d is None or (isinstance(d, int)
+                                                          and not isinstance(d, bool))
+                                            for d in s) for s in shapes)):
+            raise ValueError(f"model {name!r}: the manifest's {field} must be a list of shapes "
+                             f"(lists of ints), got {shapes!r}")
     params = entry.get("params")
     if params is not None and (isinstance(params, bool) or not isinstance(params, int)
                                or params < 0):

@@ -12,6 +12,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
+UNIT_RANGE = (0.0, 1.0)
+"""Clean images, targets, masks and model outputs: the [0, 1] scale of the whole package."""
+NOISY_RANGE = (-1.0, 2.0)
+"""Degraded inputs on the [0, 1] scale whose unclipped noise may overshoot it (Gaussian noise
+of sigma 0.2 leaves [0, 1] on most images) but never by a whole unit: a 0-255 image is refused."""
+
+
+def scale_hint(vmin: float, vmax: float, hi: float = 1.0) -> str:
+    """A hint for the two classic scale mistakes, to append to a range error: 0-255 pixels
+    (with or without noise on top), and [-1, 1] normalisation."""
+    if vmax > max(2.0, 2.0 * hi) and vmax <= 1000.0:
+        return " (values on the 0-255 scale? divide by 255)"
+    if hi <= 1.0 and -1.0 - 1e-6 <= vmin <= -0.5 and vmax <= 1.0 + 1e-6:
+        return " (values in [-1, 1]: map them with (images + 1) / 2)"
+    return ""
+
 
 def as_images(
     images,
@@ -19,12 +35,15 @@ def as_images(
     *,
     channels: Sequence[int] | None = None,
     min_size: int = 1,
-    value_range: tuple[float, float] | None = (0.0, 1.0),
+    value_range: tuple[float, float] | None = UNIT_RANGE,
+    shape: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Check an image batch and return it as a NumPy array.
 
     images: float array ``[N, H, W, C]`` (``float16/32/64``), values in ``value_range``
-    (``None`` skips the range check). ``channels`` restricts ``C``; ``min_size`` bounds H and W.
+    (``None`` skips the range check; ``NOISY_RANGE`` for degraded inputs). ``channels``
+    restricts ``C``; ``min_size`` bounds H and W; ``shape`` (H, W, C) fixes all three (a
+    model's input). Bool and object arrays are refused like integers.
     Accepts NumPy arrays and TensorFlow tensors; integer images are refused with a hint,
     because ``uint8`` in [0, 255] is the classic source of wrong PSNRs.
     """
@@ -44,6 +63,9 @@ def as_images(
         raise ValueError(f"{name} must have rank 4 [N, H, W, C], got shape {images.shape}")
     if images.shape[0] == 0:
         raise ValueError(f"{name} must contain at least one image, got shape {images.shape}")
+    if shape is not None and tuple(images.shape[1:]) != tuple(shape):
+        raise ValueError(f"{name} must have shape [N, {', '.join(map(str, shape))}] "
+                         f"(the model's input), got {images.shape}")
     if channels is not None and images.shape[-1] not in channels:
         raise ValueError(f"{name} must have C in {tuple(channels)} channels, "
                          f"got shape {images.shape}")
@@ -57,9 +79,38 @@ def as_images(
         vmin, vmax = float(images.min()), float(images.max())
         if vmin < lo or vmax > hi:
             raise ValueError(
-                f"{name} must have values in [{lo:g}, {hi:g}], got min {vmin:.4g}, max {vmax:.4g}"
+                f"{name} must have values in [{lo:g}, {hi:g}], got min {vmin:.4g}, "
+                f"max {vmax:.4g}{scale_hint(vmin, vmax, hi)}"
             )
     return images
+
+
+def noisy_images(images, name: str = "noisy", *, sigma: float | None = None,
+                 **kwargs) -> np.ndarray:
+    """``as_images`` for degraded inputs on the [0, 1] scale whose unclipped noise may
+    overshoot it: values in ``NOISY_RANGE``, or, for Gaussian noise of a known ``sigma``,
+    within ``max(1, 10 sigma)`` of [0, 1]. A 0-255 image is still refused, with the hint."""
+    if sigma is None:
+        return as_images(images, name, value_range=NOISY_RANGE, **kwargs)
+    margin = max(1.0, 10.0 * float(sigma))
+    return as_images(images, name, value_range=(-margin, 1.0 + margin), **kwargs)
+
+
+def finite_array(values, name: str, *, like: np.ndarray | None = None) -> np.ndarray:
+    """A non-empty float array of finite values (any shape; ``like``: the shape it must have),
+    returned as float64: for the functions that take points or tensors rather than images."""
+    if hasattr(values, "numpy") and not isinstance(values, np.ndarray):
+        values = values.numpy()
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating):
+        raise TypeError(f"{name} must be a float array, got dtype {values.dtype}")
+    if values.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {values.shape}")
+    if like is not None and values.shape != np.shape(like):
+        raise ValueError(f"{name} must have shape {np.shape(like)}, got {values.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return values.astype(np.float64)
 
 
 def as_labels(labels, name: str = "labels", *, n: int | None = None,
@@ -116,3 +167,36 @@ def flag(value, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def training_data(x, y=None, name: str = "x") -> None:
+    """The cheap first-batch check behind the models' ``fit``: NaN, 0-255 or uint8 images
+    would otherwise train for minutes into garbage.
+
+    ``x`` (and ``y``) as ``keras.Model.fit`` takes them: arrays, tuples of arrays, or a
+    ``tf.data.Dataset`` (its first element is drawn and checked). Every 4-D part is an image
+    batch: when there are several, the last is the target (``[0, 1]``) and the others are
+    inputs (``NOISY_RANGE``: a degraded input may overshoot); a lone image batch is the
+    training images (``[0, 1]``). Other parts (labels) are left to the model.
+    """
+    import tensorflow as tf
+
+    where = name
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise ValueError(f"y must be None when {name} is a tf.data.Dataset (its elements "
+                             "carry the targets)")
+        try:
+            first = next(iter(x.take(1)))
+        except StopIteration:
+            raise ValueError(f"{name} is an empty dataset: nothing to train on") from None
+        parts, where = tf.nest.flatten(first), f"{name} (its first batch)"
+    else:
+        parts = tf.nest.flatten((x, y) if y is not None else x)
+    parts = [p.numpy() if hasattr(p, "numpy") and not isinstance(p, np.ndarray) else p
+             for p in parts]
+    images = [np.asarray(p) for p in parts if np.ndim(p) >= 3]    # labels are [N] or [N, 1]
+    for i, batch in enumerate(images):
+        label = where if len(images) == 1 else f"{where}, image part {i + 1} of {len(images)}"
+        is_input = len(images) > 1 and i < len(images) - 1
+        as_images(batch, label, value_range=NOISY_RANGE if is_input else UNIT_RANGE)

@@ -79,7 +79,7 @@ def animate_grids(frames, titles: Sequence[str] | None = None, *, ncols: int = 8
 
     if len(frames) == 0:
         raise ValueError("frames must hold at least one image batch")
-    frames = [as_images(np.asarray(f, np.float32), f"frames[{k}]", channels=(1, 3))
+    frames = [as_images(f, f"frames[{k}]", channels=(1, 3)).astype(np.float32)
               for k, f in enumerate(frames)]
     if any(f.shape != frames[0].shape for f in frames):
         raise ValueError("every frame must have the same shape [N, H, W, C]")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .validation import positive_int
+from .validation import as_images, positive_int
 
 INTERPOLATIONS = ("linear", "slerp")
 
@@ -91,12 +91,26 @@ def traverse(z, dims: Sequence[int], values: Sequence[float]) -> np.ndarray:
 
 
 def _decode(decode: Callable, z: np.ndarray) -> np.ndarray:
+    """``decode(z)`` checked: images ``[len(z), H, W, C]`` in [0, 1] (C = 1 or 3); a decoder
+    returning logits, 0-255 values or flat vectors is an error naming it, not a wrong picture."""
     if not callable(decode):
         raise TypeError("decode must be a function z [N, D] -> images [N, H, W, C] in [0, 1]")
     images = decode(z)
     if hasattr(images, "numpy") and not isinstance(images, np.ndarray):
         images = images.numpy()
-    return np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
+    if not isinstance(images, np.ndarray):
+        images = np.asarray(images)
+    images = as_images(images, "decode(z)", channels=(1, 3), value_range=None)
+    if len(images) != len(z):
+        raise ValueError(f"decode(z) must return one image per latent vector ({len(z)}), "
+                         f"got {len(images)}")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < -1e-3 or hi > 1.0 + 1e-3:
+        raise ValueError(
+            f"decode(z) must return images in [0, 1], got min {lo:.4g}, max {hi:.4g}"
+            + (" (logits? apply a sigmoid, e.g. keras.ops.sigmoid)" if lo < -1e-3 else
+               " (values on the 0-255 scale? divide by 255)" if hi > 2.0 else ""))
+    return np.clip(images.astype(np.float32), 0.0, 1.0)
 
 
 def interpolation_explorer(decode: Callable, z0, z1, *, steps: int = 33,
@@ -137,6 +151,7 @@ def traversal_explorer(decode: Callable, z, *, low: float = -3.0, high: float = 
     if base.size > 16:
         raise ValueError(f"traversal_explorer shows at most 16 sliders, z has {base.size}; "
                          "pass a slice of z and decode the rest yourself")
+    _decode(decode, base[None].astype(np.float32))   # a bad decoder fails here, not in a slider
 
     def show(**coords):
         vector = base.copy()

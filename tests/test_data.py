@@ -96,7 +96,9 @@ def test_mnist_parses_keras_npz(tmp_path, rng):
     y_train, y_test = np.arange(12) % 10, np.arange(5)
     np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train.astype(np.uint8),
              x_test=x_test, y_test=y_test.astype(np.uint8))
-    ds = data.mnist(data_dir=tmp_path)
+    with pytest.raises(DataError, match="mnist.npz.*SHA-256"):   # not the published file
+        data.mnist(data_dir=tmp_path)
+    ds = data.mnist(data_dir=tmp_path, verify=False)
     assert ds.train.images.shape == (12, 28, 28, 1) and ds.train.images.dtype == np.float32
     np.testing.assert_allclose(ds.train.images[..., 0] * 255, x_train, atol=1e-4)
     np.testing.assert_array_equal(ds.test.labels, y_test)
@@ -128,6 +130,39 @@ def test_cifar10_parses_python_batches(tmp_path, rng):
     np.testing.assert_allclose(ds.train.images[0] * 255, chunks[0][0].transpose(1, 2, 0),
                                atol=1e-4)
     assert ds.test.labels.tolist() == [7, 8] and ds.class_names[0] == "airplane"
+
+
+def test_a_given_data_folder_is_the_only_place_looked_at(tmp_path, monkeypatch):
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    shutil.copy(DEBIAN / "t10k-labels-idx1-ubyte.gz", partial)
+    monkeypatch.setenv("IMGUTILS_DATA", str(partial))
+    # the Debian copy exists, but $IMGUTILS_DATA was given: name what it lacks, no fall-back
+    with pytest.raises(FileNotFoundError, match="IMGUTILS_DATA.*train-images-idx3-ubyte.gz"):
+        data.fashion_mnist(n_test=1)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    np.savez(tmp_path / "keras" / "datasets" / "mnist.npz", x_train=np.zeros((1, 28, 28),
+                                                                             np.uint8))
+    with pytest.raises(FileNotFoundError, match=r"IMGUTILS_DATA.*mnist.npz is not there"):
+        data.mnist()
+    with pytest.raises(FileNotFoundError, match=r"IMGUTILS_DATA.*cifar-10-batches-py"):
+        data.cifar10()
+    folder = partial / "cifar-10-batches-py"
+    folder.mkdir()
+    _write_cifar_batch(folder / "test_batch", np.zeros((1, 3, 32, 32), np.uint8), [0])
+    with pytest.raises(FileNotFoundError, match="data_batch_1, data_batch_2"):
+        data.cifar10()
+
+
+def test_the_in_process_cache_notices_a_file_that_changed(tmp_path):
+    for name in data.FASHION_MNIST_FILES:
+        shutil.copy(DEBIAN / name, tmp_path / name)
+    assert data.fashion_mnist(n_test=3, data_dir=tmp_path).test.images.shape[0] == 3
+    name = "t10k-labels-idx1-ubyte.gz"
+    (tmp_path / name).write_bytes((DEBIAN / name).read_bytes()[:2000])   # changed on disk
+    with pytest.raises(DataError, match=name):
+        data.fashion_mnist(n_test=3, data_dir=tmp_path)
 
 
 def test_cifar10_refuses_malicious_pickle(tmp_path):

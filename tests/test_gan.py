@@ -82,9 +82,9 @@ def test_gan_training_resumes_after_a_crash(tmp_path):
     """A GAN fit interrupted in epoch 3 of 4 resumes from its epoch-2 backup.
 
     Not bit-identical to an uninterrupted run: the resumed ``fit`` starts a fresh pass of the
-    endless data stream and the latent noise stream, so epochs 3-4 see other batches and
-    other z. What must survive: the weights of the last completed epoch, both optimizers'
-    states and the epoch counter.
+    endless data stream, so epochs 3-4 see other batches (the latent stream's seed state is
+    restored). What must survive: the weights of the last completed epoch, both optimizers'
+    states, the epoch counter and the epochs already in the History.
     """
     from imgutils.train import resumable_callbacks
 
@@ -120,9 +120,61 @@ def test_gan_training_resumes_after_a_crash(tmp_path):
     resumed, start = make(), AtStart()
     history = resumed.fit(x, epochs=4, batch_size=32, steps_per_epoch=4, verbose=0,
                           callbacks=[*resumable_callbacks(backup), start])
-    assert len(history.history["d_loss"]) == 2                  # epochs 3 and 4 only
+    assert len(history.history["d_loss"]) == 4            # 1-2 from the backup, 3-4 trained
     assert start.d_iterations == start.g_iterations == keep.d_iterations == 8
     for a, b in zip(keep.weights, start.weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(resumed.g_optimizer.iterations) == 16
     assert not backup.exists()
+
+
+def test_ema_generator_follows_the_stated_average(rng, tmp_path):
+    """ema_n = d_n ema_{n-1} + (1 - d_n) w_n, d_n = min(decay, (1 + n) / (10 + n)), checked
+    against the generator's weights after every step; sample() draws from the average."""
+    from imgutils import pretrained
+
+    keras.utils.set_random_seed(0)
+    model = gan.GAN(gan.dcgan_generator(8, width=4), gan.dcgan_discriminator(width=4), seed=1,
+                    ema_decay=0.5)
+    model.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    real = tf.constant(rng.random((16, 28, 28, 1)).astype(np.float32))
+    expected = [w.numpy().copy() for w in model.generator.weights]
+    for n in range(1, 4):
+        model.train_step(real)
+        d = min(0.5, (1 + n) / (10 + n))
+        expected = [d * e + (1 - d) * w.numpy() for e, w in zip(expected,
+                                                                 model.generator.weights,
+                                                                 strict=True)]
+    for e, w in zip(expected, model.ema_generator.weights, strict=True):
+        np.testing.assert_allclose(w.numpy(), e, rtol=1e-5, atol=1e-6)
+    z = keras.random.normal((4, 8), seed=3)
+    np.testing.assert_allclose(model.sample(4, seed=3),
+                               model.ema_generator(z, training=False).numpy(), atol=1e-6)
+    assert not np.allclose(model.sample(4, seed=3), model.sample(4, seed=3, use_ema=False))
+    # the EMA generator is rebuilt by its builder, so it ships like any generator
+    entry = pretrained.save(model.ema_generator, "ema", profile="smoke",
+                            dataset="fashion_mnist", metrics={}, weights_dir=tmp_path)
+    assert entry["builder"].endswith("dcgan_generator")
+    with pytest.raises(ValueError, match="ema_decay"):
+        gan.GAN(gan.dcgan_generator(8, width=4), gan.dcgan_discriminator(width=4), ema_decay=2)
+
+
+def test_recalibrated_batchnorm_statistics_match_the_generators_own_activations():
+    keras.utils.set_random_seed(0)
+    model = gan.GAN(gan.dcgan_generator(8, width=4), gan.dcgan_discriminator(width=4),
+                    ema_decay=0.9)
+    norm = model.ema_generator.get_layer("project_bn")
+    before = norm.moving_mean.numpy().copy()
+    model.recalibrate_ema(batches=10, batch_size=200, seed=5)
+    projected = keras.Model(model.ema_generator.input,
+                            model.ema_generator.get_layer("project").output)
+    z = keras.random.normal((4000, 8), seed=11)
+    activations = projected(z).numpy()
+    np.testing.assert_allclose(norm.moving_mean.numpy(), activations.mean(0), atol=0.02)
+    np.testing.assert_allclose(norm.moving_variance.numpy(), activations.var(0), rtol=0.15,
+                               atol=1e-3)
+    assert not np.allclose(before, norm.moving_mean.numpy())
+    assert norm.momentum == gan.dcgan_generator(8, width=4).get_layer("project_bn").momentum
+    assert not model.ema_generator.trainable
+    with pytest.raises(ValueError, match="no EMA generator"):
+        gan.GAN(gan.dcgan_generator(8, width=4), gan.dcgan_discriminator(width=4)).recalibrate_ema()

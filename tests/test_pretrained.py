@@ -296,13 +296,17 @@ def test_manifest_file_entries_are_confined_to_the_weights_folder(tmp_path, tiny
     ("sha256", None, "sha256"), ("sha256", "abc", "sha256"), ("sha256", 12, "sha256"),
     ("builder", ["imgutils.models.classifier.build_classifier"], "builder must be a str"),
     ("builder_kwargs", [1, 2], "builder_kwargs"), ("params", "many", "params"),
-    ("params", 7, "parameters"),
+    ("params", 7, "parameters"), ("inputs", "28x28", "inputs must be a list of shapes"),
+    ("outputs", [[28, 28, True]], "outputs must be a list of shapes"),
+    ("inputs", [[32, 32, 3]], r"inputs are \[\[28, 28, 1\]\], the manifest records"),
+    ("outputs", [[28, 28, 1]], "outputs are .* the manifest records"),
 ])
 def test_malformed_or_swapped_manifest_entries_are_clear_errors(tmp_path, tiny_model, field,
                                                                  value, match):
     pretrained.save(tiny_model, "tiny", profile="smoke", dataset="fashion_mnist", metrics={},
                     weights_dir=tmp_path)
     entry = pretrained.read_manifest(tmp_path)["tiny"]
+    assert field not in ("inputs", "outputs") or field in entry     # save records the shapes
     entry[field] = value
     pretrained.write_entry(tmp_path, "tiny", entry)
     with pytest.raises(ValueError, match=match):

@@ -42,6 +42,7 @@ from keras import layers, ops
 
 from .. import corrupt
 from ..validation import as_images, positive_int, real_number
+from .fit_checks import CheckedFit
 from .registry import builder
 from .replicas import scale_for_replicas
 from .vae import VAE, kl_divergence, reconstruction_nll
@@ -266,7 +267,7 @@ class Channel(layers.Layer):
 
 
 # =========================================================================== models
-class Autoencoder(keras.Model):
+class Autoencoder(CheckedFit, keras.Model):
     """encoder -> (channel) -> decoder, trained with ``fit``.
 
     Data: clean images ``[N, H, W, C]`` in [0, 1] (target = input: a plain autoencoder), or
@@ -372,13 +373,6 @@ class Autoencoder(keras.Model):
         return self._record(self._step(inputs, targets, False))
 
     # ------------------------------------------------------------------ NumPy interface
-    def _images(self, images, name: str = "images") -> np.ndarray:
-        images = as_images(images, name)
-        if images.shape[1:] != self.image_shape:
-            raise ValueError(f"{name} must have shape [N, {', '.join(map(str, self.image_shape))}]"
-                             f" (the encoder's input), got {images.shape}")
-        return images.astype(np.float32, copy=False)
-
     def _codes(self, codes) -> np.ndarray:
         codes = np.asarray(codes.numpy() if hasattr(codes, "numpy") else codes)
         if not np.issubdtype(codes.dtype, np.floating):
@@ -398,7 +392,7 @@ class Autoencoder(keras.Model):
     def encode(self, images, batch_size: int = 500) -> np.ndarray:
         """Codes float32 ``[N, code_size]`` (before the channel's normalisation)."""
         self._needs_code()
-        images = self._images(images)
+        images = as_images(images, "images", shape=self.image_shape).astype(np.float32)
         batch_size = positive_int(batch_size, "batch_size")
         return np.concatenate([ops.convert_to_numpy(self.encoder(images[i:i + batch_size],
                                                                  training=False))
@@ -417,7 +411,7 @@ class Autoencoder(keras.Model):
     def reconstruct(self, images, batch_size: int = 500) -> np.ndarray:
         """``decode(encode(images))`` through a noiseless channel: ``[N, H, W, C]`` in [0, 1]."""
         if self.decoder is None:
-            images = self._images(images)
+            images = as_images(images, "images", shape=self.image_shape).astype(np.float32)
             batch_size = positive_int(batch_size, "batch_size")
             return np.clip(np.concatenate([
                 ops.convert_to_numpy(self.encoder(images[i:i + batch_size], training=False))
@@ -490,6 +484,8 @@ def denoising_elbo(clean, logits, mean, logvar, *, likelihood: str = "bernoulli"
     ``z ~ q(z|x~)``; mean, logvar: ``q(z|x~)``'s parameters ``[N, latent_dim]``, computed
     from the *corrupted* x~.
     """
+    if isinstance(clean, np.ndarray):
+        clean = as_images(clean, "clean")
     recon = reconstruction_nll(clean, logits, likelihood, gaussian_sigma)
     return -(recon + kl_divergence(mean, logvar))
 

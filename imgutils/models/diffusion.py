@@ -41,7 +41,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from ..validation import as_images, as_labels, positive_int, real_number
+from ..validation import as_images, as_labels, finite_array, positive_int, real_number
+from . import registry
+from .fit_checks import CheckedFit
 from .registry import builder
 from .replicas import scale_for_replicas
 
@@ -81,7 +83,11 @@ class Schedule:
     def q_sample(self, x0, t, eps) -> np.ndarray:
         """``sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps`` (x0 in the model's [-1, 1] scale);
         t: int ``[N]`` in [1, T]."""
+        x0 = finite_array(x0, "x0")
+        eps = finite_array(eps, "eps", like=x0)
         t = self._t(t)
+        if len(t) not in (1, len(x0)):
+            raise ValueError(f"t must hold one step per row of x0 ({len(x0)}), got {len(t)}")
         ab = self.alpha_bars[t - 1].reshape((-1,) + (1,) * (np.ndim(x0) - 1))
         return np.sqrt(ab) * x0 + np.sqrt(1.0 - ab) * eps
 
@@ -208,18 +214,7 @@ def diffusion_unet(image_shape=(28, 28, 1), widths=(32, 64, 64), embed_dim: int 
 
 
 # =========================================================================== model
-def _twin(network: keras.Model) -> keras.Model:
-    """A second network of the same architecture: rebuilt by its imgutils builder when it has
-    one (so the EMA network can be shipped with ``pretrained.save``), else a Keras clone."""
-    from . import registry
-
-    found = registry.recipe(network)
-    if found is not None:
-        return registry.build(found["builder"], found["kwargs"])
-    return keras.models.clone_model(network)
-
-
-class Diffusion(keras.Model):
+class Diffusion(CheckedFit, keras.Model):
     """A denoising diffusion model trained with ``fit`` on images (or ``(images, labels)``).
 
     Per batch: ``t ~ U{1..T}``, ``eps ~ N(0, I)``, ``x_t`` from ``q(x_t | x_0)``, loss
@@ -251,7 +246,7 @@ class Diffusion(keras.Model):
         self.seed = positive_int(seed, "seed", minimum=0)
         self.image_shape = tuple(network.inputs[0].shape[1:])
         # the EMA twin: a clone (or, for networks keras cannot clone, one built the same way)
-        self.ema_network = ema_network or _twin(network)
+        self.ema_network = ema_network or registry.twin(network)
         self.ema_network.set_weights(network.get_weights())
         self.ema_network.trainable = False
         self._alpha_bars = tf.constant(schedule.alpha_bars, tf.float32)

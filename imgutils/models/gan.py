@@ -14,11 +14,14 @@ early; in practice it maximises ``log D(G(z))`` instead ("non-saturating" loss).
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from ..validation import positive_int
+from ..validation import positive_int, real_number
+from . import registry
 from .blocks import project_and_reshape
+from .fit_checks import CheckedFit
 from .registry import builder
 from .replicas import batch_norm, global_normal, scale_for_replicas
 
@@ -154,7 +157,7 @@ def generator_loss(fake_logits, kind: str = "non_saturating"):
     raise ValueError(f"kind must be one of {GENERATOR_LOSSES}, got {kind!r}")
 
 
-class GAN(keras.Model):
+class GAN(CheckedFit, keras.Model):
     """A GAN trained with ``fit`` (keras.io style): one D step, then one G step per batch.
 
     Real batches: float32 ``[N, H, W, C]`` in [0, 1] (labels, if any, are ignored).
@@ -165,10 +168,17 @@ class GAN(keras.Model):
     the batch and its rows of the global batch's z, and differentiates its loss divided by
     the number of replicas (the optimizer sums the replicas' gradients): the same step as on
     one device, up to float rounding. With one device nothing of this changes the arithmetic.
+
+    ``ema_decay`` (e.g. 0.999): keep ``ema_generator``, an exponential moving average of the
+    generator's weights (Yazici et al. 2019; Karras et al. 2018), updated after every G step
+    as ``ema <- d ema + (1 - d) w`` with the warm-up ``d = min(ema_decay, (1 + n) / (10 + n))``
+    at step n. Averaging the iterates damps the generator's oscillation around the game's
+    equilibrium; ``sample`` draws from the average when there is one. BatchNorm statistics
+    are averaged like the weights; ``recalibrate_ema`` re-estimates them instead.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, seed: int = 0,
-                 **kwargs):
+                 ema_decay: float | None = None, **kwargs):
         super().__init__(**kwargs)
         if generator.output_shape[1:] != discriminator.input_shape[1:]:
             raise ValueError(f"generator output {generator.output_shape[1:]} does not match "
@@ -177,6 +187,13 @@ class GAN(keras.Model):
         self.discriminator = discriminator
         self.latent_dim = int(generator.input_shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.ema_decay = None if ema_decay is None else real_number(ema_decay, "ema_decay",
+                                                                    low=0.0, high=1.0)
+        self.ema_generator = None
+        if self.ema_decay is not None:
+            self.ema_generator = registry.twin(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("d_loss", "g_loss", "d_real", "d_fake")}
         self.built = True       # both parts are built functional models
@@ -200,11 +217,44 @@ class GAN(keras.Model):
     def call(self, z, training=False):
         return self.generator(z, training=training)
 
-    def sample(self, n: int, seed: int | None = None):
-        """``n`` generated images ``[n, H, W, C]`` in [0, 1] (NumPy)."""
+    def sample(self, n: int, seed: int | None = None, *, use_ema: bool = True):
+        """``n`` generated images ``[n, H, W, C]`` in [0, 1] (NumPy), from the weight average
+        if the GAN keeps one (``use_ema=False``: from the trained generator itself)."""
+        if not isinstance(use_ema, bool):
+            raise TypeError(f"use_ema must be True or False, got {use_ema!r}")
         z = keras.random.normal((positive_int(n, "n"), self.latent_dim),
                                 seed=seed if seed is not None else self.seed_generator)
-        return keras.ops.convert_to_numpy(self.generator(z, training=False))
+        net = self.ema_generator if use_ema and self.ema_generator is not None else self.generator
+        return np.concatenate([keras.ops.convert_to_numpy(net(z[i:i + 1000], training=False))
+                               for i in range(0, n, 1000)])
+
+    def recalibrate_ema(self, batches: int = 20, batch_size: int = 256, seed: int = 0) -> None:
+        """Re-estimate the EMA generator's BatchNorm statistics from its own activations:
+        ``batches`` forward passes in training mode on fresh z (no weight changes), after
+        resetting the moving means to 0 and variances to 1 with momentum raised so the last
+        passes dominate."""
+        if self.ema_generator is None:
+            raise ValueError("this GAN keeps no EMA generator (pass ema_decay)")
+        batches = positive_int(batches, "batches")
+        batch_size = positive_int(batch_size, "batch_size")
+        norms = [layer for layer in self.ema_generator._flatten_layers()
+                 if isinstance(layer, keras.layers.BatchNormalization)]
+        saved = [layer.momentum for layer in norms]
+        for layer in norms:
+            layer.moving_mean.assign(keras.ops.zeros_like(layer.moving_mean))
+            layer.moving_variance.assign(keras.ops.ones_like(layer.moving_variance))
+        generator = keras.random.SeedGenerator(seed)
+        self.ema_generator.trainable = True      # frozen BatchNorm would run in inference mode
+        try:
+            for k in range(batches):
+                for layer in norms:
+                    layer.momentum = k / (k + 1.0)    # a running mean over the passes so far
+                self.ema_generator(keras.random.normal((batch_size, self.latent_dim),
+                                                       seed=generator), training=True)
+        finally:
+            for layer, momentum in zip(norms, saved, strict=True):
+                layer.momentum = momentum
+            self.ema_generator.trainable = False
 
     def train_step(self, data):
         real = data[0] if isinstance(data, tuple) else data
@@ -229,6 +279,12 @@ class GAN(keras.Model):
         grads = tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights,
                                              strict=True))
+        if self.ema_generator is not None:
+            n = tf.cast(self.g_optimizer.iterations, tf.float32)
+            decay = tf.minimum(self.ema_decay, (1.0 + n) / (10.0 + n))
+            for ema, weight in zip(self.ema_generator.weights, self.generator.weights,
+                                   strict=True):
+                ema.assign(decay * ema + (1.0 - decay) * weight)
         for name, value in (("d_loss", d_loss), ("g_loss", g_loss),
                             ("d_real", tf.reduce_mean(tf.sigmoid(real_logits))),
                             ("d_fake", tf.reduce_mean(tf.sigmoid(fake_logits)))):

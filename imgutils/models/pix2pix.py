@@ -36,10 +36,11 @@ import tensorflow as tf
 from keras import layers
 
 from ..validation import positive_int, real_number
+from .fit_checks import CheckedFit
 from .gan import discriminator_loss, generator_loss
 from .registry import builder
 from .replicas import scale_for_replicas
-from .restoration import NoiseChannels, _run_in_chunks
+from .restoration import NoiseChannels, _checked_inputs, _run_in_chunks
 
 CONTENT_LOSSES = ("l1", "l2")
 
@@ -109,7 +110,7 @@ def receptive_field(model: keras.Model) -> int:
     return r
 
 
-class Pix2Pix(keras.Model):
+class Pix2Pix(CheckedFit, keras.Model):
     """A conditional GAN restorer trained with ``fit`` (keras.io style).
 
     Data: ``(condition, clean)`` batches, condition a tensor (e.g. low-resolution images) or a
@@ -235,6 +236,7 @@ def draw_samples(generator: keras.Model, inputs, k: int, *, seed: int = 0,
     k = positive_int(k, "k")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"seed must be an int >= 0, got {seed!r}")
+    inputs = _checked_inputs(inputs)
     noise = _noise_layers(generator)
     saved = [layer.seed_generator.state.numpy() for layer in noise]
     try:

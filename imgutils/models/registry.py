@@ -96,3 +96,15 @@ def build(name: str, kwargs: dict | None = None):
         raise ValueError(f"unknown model builder {name!r}: only the builders of "
                          f"{', '.join(BUILDER_MODULES)} can be named (known: {known})")
     return _BUILDERS[name](**{k: _from_json(v) for k, v in kwargs.items()})
+
+
+def twin(network):
+    """A second network of the same architecture (for an exponential moving average of the
+    weights): rebuilt by its imgutils builder when it has one, so the twin can be shipped with
+    ``pretrained.save``, else a ``keras.models.clone_model``."""
+    import keras
+
+    found = recipe(network)
+    if found is not None:
+        return build(found["builder"], found["kwargs"])
+    return keras.models.clone_model(network)

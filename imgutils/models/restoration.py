@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..validation import flag, positive_int
+from ..validation import as_images, flag, noisy_images, positive_int
 from .registry import builder
 from .replicas import global_normal
 
@@ -223,9 +223,13 @@ def restore(model: keras.Model, inputs, *, batch_size: int = 256,
     of restoration papers): the inputs are rotated by 0/90/180/270 degrees, with and without
     a mirror flip, restored, transformed back, and the 8 results averaged. Costs 8 passes;
     works for square images (and any H, W for fully convolutional models).
+
+    inputs: the degraded images float ``[N, H, W, C]`` on the [0, 1] scale (unclipped noise
+    may overshoot it: ``validation.NOISY_RANGE``), or a list ``[images, mask, ...]`` for
+    models with several inputs (masks and other extra inputs in [0, 1], same N).
     """
-    if not isinstance(self_ensemble, bool):
-        raise TypeError(f"self_ensemble must be True or False, got {self_ensemble!r}")
+    self_ensemble = flag(self_ensemble, "self_ensemble")
+    inputs = _checked_inputs(inputs)
     if self_ensemble:
         parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         total = None
@@ -235,6 +239,19 @@ def restore(model: keras.Model, inputs, *, batch_size: int = 256,
             total = out if total is None else total + out
         return np.clip(total / 8, 0.0, 1.0).astype(np.float32)
     return np.clip(_run_in_chunks(model, inputs, batch_size), 0.0, 1.0).astype(np.float32)
+
+
+def _checked_inputs(inputs) -> np.ndarray | list[np.ndarray]:
+    if isinstance(inputs, (list, tuple)):
+        if not inputs:
+            raise ValueError("inputs must be an image batch or a non-empty list of them")
+        parts = [noisy_images(inputs[0], "inputs[0]")]
+        parts += [as_images(p, f"inputs[{i}]") for i, p in enumerate(inputs[1:], 1)]
+        if len({len(p) for p in parts}) > 1:
+            raise ValueError("inputs must all hold the same number of images, got "
+                             f"{[len(p) for p in parts]}")
+        return [p.astype(np.float32, copy=False) for p in parts]
+    return noisy_images(inputs, "inputs").astype(np.float32, copy=False)
 
 
 def _run_in_chunks(model: keras.Model, inputs, batch_size: int) -> np.ndarray:

@@ -28,8 +28,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from ..validation import as_images, positive_int, real_number
+from ..validation import finite_array, noisy_images, positive_int, real_number
 from .autoencoder import skip_body
+from .fit_checks import CheckedFit
 from .registry import builder
 from .replicas import scale_for_replicas
 
@@ -94,10 +95,8 @@ def gaussian_mixture_score(points, means, stds, weights, *, sigma: float = 0.0) 
 def score_from_denoiser(denoised, noisy, sigma: float) -> np.ndarray:
     """Tweedie read backwards: the score estimate ``(D(y) - y) / sigma^2``."""
     sigma = real_number(sigma, "sigma", low=0.0, low_open=True)
-    denoised, noisy = np.asarray(denoised, np.float64), np.asarray(noisy, np.float64)
-    if denoised.shape != noisy.shape:
-        raise ValueError(f"denoised and noisy must have the same shape, got {denoised.shape} "
-                         f"and {noisy.shape}")
+    noisy = finite_array(noisy, "noisy")
+    denoised = finite_array(denoised, "denoised", like=noisy)
     return (denoised - noisy) / sigma ** 2
 
 
@@ -156,7 +155,7 @@ def noise_conditional_denoiser(image_shape=(28, 28, 1), base: int = 32,
     return keras.Model([noisy, sigma], denoised, name=name)
 
 
-class NoiseConditionalDAE(keras.Model):
+class NoiseConditionalDAE(CheckedFit, keras.Model):
     """One denoiser for every noise level: ``fit`` on clean images ``[N, H, W, C]`` in [0, 1].
 
     Per image: a level ``sigma`` drawn uniformly from ``sigmas`` (largest first, as
@@ -217,9 +216,10 @@ class NoiseConditionalDAE(keras.Model):
         return {"loss": self.loss_tracker.result()}
 
     def denoise(self, noisy, sigma: float, batch_size: int = 500) -> np.ndarray:
-        """``D(y, sigma)`` for noisy images ``[N, H, W, C]`` (unbounded) at one level."""
+        """``D(y, sigma)`` for noisy images ``[N, H, W, C]`` (the [0, 1] scale plus Gaussian
+        noise of ``sigma``: within ``max(1, 10 sigma)`` of [0, 1]) at one level."""
         sigma = real_number(sigma, "sigma", low=0.0, low_open=True)
-        noisy = as_images(noisy, "noisy", value_range=None).astype(np.float32)
+        noisy = noisy_images(noisy, "noisy", sigma=sigma).astype(np.float32)
         out = []
         for i in range(0, len(noisy), positive_int(batch_size, "batch_size")):
             y = noisy[i:i + batch_size]

@@ -35,7 +35,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from ..validation import as_images, positive_int, real_number
+from ..validation import as_images, finite_array, positive_int, real_number
+from .fit_checks import CheckedFit
 from .registry import builder
 from .replicas import batch_norm, gather_global_batch, global_normal, scale_for_replicas
 
@@ -117,7 +118,12 @@ def reconstruction_nll(images, logits, likelihood: str = "bernoulli",
     ``"bernoulli"``: ``sum_pixels sigmoid_cross_entropy(labels=x, logits)``.
     ``"gaussian"``: ``sum_pixels 0.5 * ((x - mu) / sigma)^2 + 0.5 * log(2 pi sigma^2)`` with
     ``mu = sigmoid(logits)``.
+    NumPy ``images`` are checked (float ``[N, H, W, C]`` in [0, 1], ``logits`` of the same
+    shape); tensors pass unchecked, as inside ``train_step``, where ``fit`` checked the data.
     """
+    if isinstance(images, np.ndarray):
+        images = as_images(images, "images")
+        finite_array(logits, "logits", like=images)
     images = ops.convert_to_tensor(images, "float32")
     logits = ops.convert_to_tensor(logits, "float32")
     if likelihood == "bernoulli":
@@ -266,7 +272,7 @@ def source_decoder(latent_dim: int = 32, name: str = "source_decoder") -> keras.
 
 
 # =========================================================================== model
-class VAE(keras.Model):
+class VAE(CheckedFit, keras.Model):
     """A VAE trained with ``fit`` (keras.io style).
 
     encoder: images -> ``[z_mean, z_logvar]``; decoder: z -> logits with the encoder's input
@@ -371,13 +377,6 @@ class VAE(keras.Model):
         return self._record(ops.mean(recon + beta * kl), recon, kl, mean, beta)
 
     # ------------------------------------------------------------------ NumPy interface
-    def _images(self, images, name: str = "images") -> np.ndarray:
-        images = as_images(images, name)
-        if images.shape[1:] != self.image_shape:
-            raise ValueError(f"{name} must have shape [N, {', '.join(map(str, self.image_shape))}]"
-                             f" (the encoder's input), got {images.shape}")
-        return images.astype(np.float32, copy=False)
-
     def _latents(self, z) -> np.ndarray:
         if hasattr(z, "numpy") and not isinstance(z, np.ndarray):
             z = z.numpy()
@@ -393,7 +392,7 @@ class VAE(keras.Model):
 
     def encode(self, images, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """``(mean, logvar)`` of ``q(z|x)``, each float32 ``[N, latent_dim]``."""
-        images = self._images(images)
+        images = as_images(images, "images", shape=self.image_shape).astype(np.float32)
         batch_size = positive_int(batch_size, "batch_size")
         parts = [self.encoder(images[i:i + batch_size], training=False)
                  for i in range(0, len(images), batch_size)]
@@ -462,7 +461,7 @@ def elbo(vae: VAE, images, batch_size: int = 256, seed: int = 0) -> np.ndarray:
     docstring for what the Bernoulli nats mean on grey-level images.
     """
     vae = _check_vae(vae)
-    images = vae._images(images)
+    images = as_images(images, "images", shape=vae.image_shape).astype(np.float32)
     batch_size = positive_int(batch_size, "batch_size")
     rng = np.random.default_rng(positive_int(seed, "seed", minimum=0))
     out = []
@@ -495,7 +494,7 @@ def iwae_bound(vae: VAE, images, k: int = 64, batch_size: int = 64, seed: int = 
     decoder batch (samples x images).
     """
     vae = _check_vae(vae)
-    images = vae._images(images)
+    images = as_images(images, "images", shape=vae.image_shape).astype(np.float32)
     k = positive_int(k, "k")
     batch_size = positive_int(batch_size, "batch_size")
     max_rows = positive_int(max_rows, "max_rows")
