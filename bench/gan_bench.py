@@ -5,7 +5,9 @@
 (a) a faithful re-implementation of the TensorFlow DCGAN tutorial: its generator and
 discriminator, batch 256, Adam(1e-4) for both, binary cross-entropy on logits, its
 ``tf.function`` train step; (b) ours: ``imgutils.models.gan.GAN`` with the DCGAN builders
-(4x4 stride-2 kernels, fewer FLOPs per image), batch 128, Adam(2e-4, beta_1=0.5).
+(4x4 stride-2 kernels, fewer FLOPs per image), batch 128, Adam(2e-4, beta_1=0.5), and, as in
+chapter 2, an exponential moving average of the generator's weights (decay 0.999; its FID-FM
+is reported beside the final weights').
 
 Throughput: the two loops run in interleaved windows of ``--window-seconds`` after a warm-up,
 and the median images/s of each is reported with their ratio (``bench/_common.py``: this
@@ -101,7 +103,8 @@ class OurLoop:
     batch = 128
 
     def __init__(self, images):
-        self.model = gan.GAN(gan.dcgan_generator(64), gan.dcgan_discriminator(), seed=0)
+        self.model = gan.GAN(gan.dcgan_generator(64), gan.dcgan_discriminator(), seed=0,
+                             ema_decay=0.999)
         self.model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
                            keras.optimizers.Adam(2e-4, beta_1=0.5))
         ds = data.make_dataset(images, batch_size=self.batch, repeat=True,
@@ -117,8 +120,8 @@ class OurLoop:
         for _ in range(steps):
             self.step(next(self.iterator))
 
-    def sample(self, n: int) -> np.ndarray:
-        return self.model.sample(n)
+    def sample(self, n: int, use_ema: bool = True) -> np.ndarray:
+        return self.model.sample(n, use_ema=use_ema)
 
 
 def main() -> None:
@@ -144,9 +147,13 @@ def main() -> None:
             while time.perf_counter() - start < 60 * args.fid_minutes:
                 loop.run(20)
                 seen += 20 * loop.batch
-            fid = metrics.fid_from_features(features.fashion_features(real[:2000]),
-                                            features.fashion_features(loop.sample(2000)))
+            reference = features.fashion_features(real[:2000])
+            fid = metrics.fid_from_features(reference, features.fashion_features(loop.sample(2000)))
             print(f"{name:<32} FID-FM {fid:8.2f}   ({seen:,} images seen)")
+            if isinstance(loop, OurLoop):
+                last = metrics.fid_from_features(reference, features.fashion_features(
+                    loop.sample(2000, use_ema=False)))
+                print(f"{'  (final weights, no EMA)':<32} FID-FM {last:8.2f}")
 
 
 if __name__ == "__main__":

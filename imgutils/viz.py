@@ -292,12 +292,15 @@ def class_histogram(predicted: Mapping[str, np.ndarray], class_names: Sequence[s
 
 def interval_table(results: Mapping[str, Mapping[str, tuple[float, float, float]]], *,
                    fmt: str = "{:.2f}", best: Mapping[str, str] | None = None,
-                   title: str | None = None) -> str:
+                   title: str | None = None,
+                   unranked: Sequence[str] = ("real floor",)) -> str:
     """Format ``{row: {column: (value, low, high)}}`` as ``value [low, high]`` (printed, returned).
 
     ``best`` maps a column to ``"max"`` or ``"min"``: its best value is marked ``*`` and every
     other row whose interval overlaps the best one's is marked ``=`` (a tie: the difference is
-    inside the intervals). Columns not in ``best`` are not ranked. Missing entries show ``-``.
+    inside the intervals). Columns not in ``best`` are not ranked, nor are the rows named in
+    ``unranked`` (the real-data floor is a reference, not a competitor). Missing entries show
+    ``-``.
     """
     if not isinstance(results, Mapping) or not results:
         raise TypeError("results must be a non-empty dict of row -> {column: (value, lo, hi)}")
@@ -315,7 +318,8 @@ def interval_table(results: Mapping[str, Mapping[str, tuple[float, float, float]
                 columns.append(c)
     marks: dict[tuple[str, str], str] = {}
     for c, how in best.items():
-        rows = [(r, v[c]) for r, v in results.items() if c in v and np.isfinite(v[c][0])]
+        rows = [(r, v[c]) for r, v in results.items()
+                if c in v and np.isfinite(v[c][0]) and r not in unranked]
         if not rows:
             continue
         pick = max if how == "max" else min

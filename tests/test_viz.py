@@ -109,3 +109,18 @@ def test_class_histogram_bars_are_frequencies():
         viz.class_histogram({"x": np.array([5])}, ["a", "b"])
     with pytest.raises(TypeError):
         viz.class_histogram({}, ["a"])
+
+
+def test_interval_table_marks_the_best_and_its_ties_but_never_the_floor():
+    results = {"a": {"FID": (10.0, 8.0, 12.0)}, "b": {"FID": (11.0, 9.0, 13.0)},
+               "c": {"FID": (30.0, 25.0, 35.0)}, "real floor": {"FID": (2.0, 1.0, 3.0)}}
+    text = viz.interval_table(results, best={"FID": "min"}, fmt="{:.1f}")
+    lines = {line.split()[0]: line for line in text.splitlines()[1:5]}
+    assert lines["a"].endswith("*") and lines["b"].endswith("=")
+    assert not lines["c"].rstrip().endswith(("*", "=")) and not lines["real"].rstrip().endswith(
+        ("*", "="))
+    assert "10.0 [8.0, 12.0]" in lines["a"]
+    with_floor = viz.interval_table(results, best={"FID": "min"}, unranked=())
+    assert with_floor.splitlines()[4].endswith("*")          # ranked only when asked to
+    with pytest.raises(ValueError, match="max"):
+        viz.interval_table(results, best={"FID": "lowest"})
