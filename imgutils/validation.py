@@ -14,9 +14,10 @@ import numpy as np
 
 UNIT_RANGE = (0.0, 1.0)
 """Clean images, targets, masks and model outputs: the [0, 1] scale of the whole package."""
-NOISY_RANGE = (-1.0, 2.0)
+NOISY_RANGE = (-4.0, 5.0)
 """Degraded inputs on the [0, 1] scale whose unclipped noise may overshoot it (Gaussian noise
-of sigma 0.2 leaves [0, 1] on most images) but never by a whole unit: a 0-255 image is refused."""
+of sigma 0.2 leaves [0, 1] on most images; chapter 4's sweep reaches sigma 0.4, whose tails
+pass -1 and 2) but never by several units: a 0-255 image is refused."""
 
 
 def scale_hint(vmin: float, vmax: float, hi: float = 1.0) -> str:

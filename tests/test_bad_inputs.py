@@ -265,7 +265,7 @@ def test_degraded_inputs_may_overshoot_but_a_0_255_input_is_refused():
     assert np.isfinite(model.fit(pairs, epochs=1, verbose=0).history["loss"][0])
     with pytest.raises(ValueError, match=r"image part 2 of 2.*\[0, 1\]"):
         model.fit(tf.data.Dataset.from_tensor_slices((X, noisy)).batch(2), verbose=0)
-    with pytest.raises(ValueError, match=r"inputs must have values in \[-1, 2\].*divide by 255"):
+    with pytest.raises(ValueError, match=r"inputs must have values in \[-4, 5\].*divide by 255"):
         restoration.restore(tiny("dncnn"), noisy * 255)
 
 
