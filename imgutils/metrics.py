@@ -60,14 +60,14 @@ def _check_pair(reference, restored, *, data_range: float = 1.0,
                 if name == "restored" else "")
             raise ValueError(f"{name} must have values in [0, {data_range:g}], got min "
                              f"{lo:.4g}, max {hi:.4g}{hint}")
-    if data_range != 1.0 and min(float(ref.max()), float(out.max())) <= 1.0 < max(
-            float(ref.max()), float(out.max())):
-        low, high = ("reference", "restored") if ref.max() <= 1.0 else ("restored", "reference")
+    peaks = {"reference": float(ref.max()), "restored": float(out.max())}
+    if data_range != 1.0 and min(peaks.values()) <= 1.0 < max(peaks.values()):
+        low, high = sorted(peaks, key=peaks.get)
         raise ValueError(
-            f"{low} lies in [0, 1] but {high} goes up to {max(ref.max(), out.max()):.4g}: the "
+            f"{low} lies in [0, 1] but {high} goes up to {peaks[high]:.4g}: the "
             f"two images are on different scales (data_range={data_range:g}); put both on "
             "[0, 1] (divide by 255) and leave data_range=1")
-    if data_range != 1.0 and max(float(ref.max()), float(out.max())) <= 1.0:
+    if data_range != 1.0 and max(peaks.values()) <= 1.0:
         raise ValueError(
             f"data_range is {data_range:g} but both images lie in [0, 1]: this is the classic "
             f"max_val=255 bug, which adds {20 * math.log10(data_range):.2f} dB; images here "

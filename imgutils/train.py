@@ -197,7 +197,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         return value
 
     def _check_backup(self) -> int | None:
-        """None if there is nothing to resume from, else the number of completed epochs."""
+        """None if there is nothing to resume from, else the number of completed epochs (the
+        checked run record is kept in ``self._run``)."""
         folder = self.backup_dir
         if not os.path.isdir(folder):
             if os.path.exists(folder):
@@ -223,7 +224,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             self._fail(f"it records {epoch} completed epochs, and this fit runs {planned}: "
                        "nothing would be trained and the backup would be deleted (it is a "
                        "finished run, or another, longer one)")
-        run = self._read_json(_RUN)
+        run = self._run = self._read_json(_RUN)
         expected = _fingerprint(self.model)
         for key, what in (("model", "model class"), ("optimizers", "optimizers")):
             if run.get(key) != expected[key]:
@@ -252,18 +253,16 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             self._fail(f"{_WEIGHTS} is truncated or corrupt ({type(exc).__name__}: {exc})")
         return epoch
 
-    def _load_model(self):
-        """Keras' restore, except that ``model.optimizer`` is built only if it was built when
-        the backup was written: a GAN's placeholder optimizer (it trains with its own two)
-        would otherwise be built over every variable and mismatch the saved, unbuilt one."""
-        import json
-
+    def _load_model(self, epoch: int):
+        """Keras' restore of the checked backup (``epoch`` completed epochs), except that
+        ``model.optimizer`` is built only if it was built when the backup was written: a GAN's
+        placeholder optimizer (it trains with its own two) would otherwise be built over every
+        variable and mismatch the saved, unbuilt one."""
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built and self._run.get("optimizer_built"):
             optimizer.build(self.model.trainable_variables)
         self.model.load_weights(self._weights_path)
-        with open(self._training_metadata_path, encoding="utf-8") as handle:
-            self.model._initial_epoch = json.load(handle)["epoch"]
+        self.model._initial_epoch = epoch
 
     # ------------------------------------------------------------------ Keras hooks
     def on_train_begin(self, logs=None):
@@ -275,11 +274,10 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         epoch = self._check_backup()
         if epoch is None:
             return
-        self._run = self._read_json(_RUN)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                self._load_model()
+                self._load_model(epoch)
             except Exception as exc:
                 self._fail(f"{_WEIGHTS} does not load into this model ({exc})")
         skipped = [str(w.message) for w in caught if "could not be loaded" in str(w.message)
@@ -295,9 +293,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             if f"seed_{i}" not in stored or stored[f"seed_{i}"].shape != tuple(state.shape):
                 self._fail(f"{_EXTRA} lacks the state of seed generator {i}")
             state.assign(stored[f"seed_{i}"])
-        run = self._read_json(_RUN)
-        self._epoch_logs = list(run.get("epoch_logs", []))[:epoch]
-        kept = run.get("keep", [])
+        self._epoch_logs = list(self._run.get("epoch_logs", []))[:epoch]
+        kept = self._run.get("keep", [])
         if len(kept) != len(self.keep):
             self._fail(f"it kept the state of {len(kept)} callbacks, this fit passes "
                        f"{len(self.keep)} as keep")
