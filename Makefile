@@ -104,6 +104,7 @@ test: lint unit-and-colab-venv notebook-checks book browser
 
 notebooks: venv data
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE) $(if $(NB),--nb $(NB))
+	$(PY) scripts/run_times.py  # README and book/running.md quote the new wall times
 
 # Benchmarks (not tests): our training loops vs the reference tutorials', same machine.
 bench: venv data
