@@ -20,7 +20,9 @@ class EpochLogger(keras.callbacks.Callback):
 
     images_per_epoch: how many training images one epoch sees (for images/s).
     After training: ``epoch_seconds`` and ``throughput`` (images/s) per epoch, and
-    ``total_seconds``.
+    ``total_seconds``: the wall time of the training, including that of the epochs run before
+    an interruption when the records come back through ``ResumableBackup(keep=[logger])``
+    (``resumed_epochs`` says how many did).
     """
 
     def __init__(self, images_per_epoch: int, every: int = 1):
@@ -30,6 +32,8 @@ class EpochLogger(keras.callbacks.Callback):
         self.epoch_seconds: list[float] = []
         self.throughput: list[float] = []
         self.total_seconds = 0.0
+        self.resumed_epochs = 0
+        self._restored_seconds = 0.0
 
     def on_train_begin(self, logs=None):
         self._train_start = time.perf_counter()
@@ -49,7 +53,8 @@ class EpochLogger(keras.callbacks.Callback):
                   f"{self.throughput[-1]:,.0f} img/s  {seconds:.1f} s", flush=True)
 
     def on_train_end(self, logs=None):
-        self.total_seconds = time.perf_counter() - self._train_start
+        self.total_seconds = time.perf_counter() - self._train_start + self._restored_seconds
+        self._restored_seconds = 0.0   # a later fit() without a restore counts its own time
 
     def backup_state(self) -> tuple[dict, dict]:
         """(JSON-able, arrays) for ``ResumableBackup(keep=[logger])``."""
@@ -59,6 +64,8 @@ class EpochLogger(keras.callbacks.Callback):
         """The records of the ``epochs`` epochs completed before an interruption."""
         self.epoch_seconds = [float(v) for v in plain.get("epoch_seconds", [])][:epochs]
         self.throughput = [float(v) for v in plain.get("throughput", [])][:epochs]
+        self.resumed_epochs = len(self.epoch_seconds)
+        self._restored_seconds = float(sum(self.epoch_seconds))
 
     @property
     def median_throughput(self) -> float:

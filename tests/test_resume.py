@@ -126,6 +126,9 @@ def test_history_logger_and_snapshots_keep_the_epochs_before_the_interruption(tm
     assert history.epoch == [0, 1, 2, 3, 4]
     np.testing.assert_allclose(history.history["loss"], full.history["loss"], rtol=1e-6)
     assert len(logger.throughput) == len(logger.epoch_seconds) == 5
+    # the wall time covers all five epochs, the three before the interruption included
+    assert logger.resumed_epochs == 3
+    assert logger.total_seconds >= sum(logger.epoch_seconds) - 1e-9
     assert snaps.epochs == [1, 2, 3, 4, 5] and len(snaps.frames) == 5
     assert not folder.exists()
 

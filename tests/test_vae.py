@@ -189,6 +189,72 @@ def test_encoder_and_decoder_save_with_pretrained(tmp_path, rng):
                                model.decode(mean), atol=1e-6)
 
 
+def test_mean_output_decoder_is_the_sigmoid_of_the_same_weights(rng):
+    logits = vae.conv_decoder(4, width=4, name="dec")
+    logits.set_weights([rng.standard_normal(w.shape).astype(np.float32)
+                        for w in logits.get_weights()])
+    mean = vae.mean_output_decoder(logits)
+    assert mean.layers[-1].name == vae.MEAN_OUTPUT_LAYER and mean.name == "dec"
+    z = rng.standard_normal((5, 4)).astype(np.float32)
+    want = 1 / (1 + np.exp(-keras.ops.convert_to_numpy(logits(z)).astype(np.float64)))
+    got = keras.ops.convert_to_numpy(mean(z))
+    assert got.min() >= 0 and got.max() <= 1 and got.shape == (5, 28, 28, 1)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    # built directly: the same layers and weights, plus the sigmoid
+    direct = vae.conv_decoder(4, width=4, output="mean")
+    assert [w.shape for w in direct.get_weights()] == [w.shape for w in logits.get_weights()]
+
+
+def test_mean_output_decoder_refuses_what_it_cannot_convert():
+    with pytest.raises(ValueError, match="output must be one of"):
+        vae.conv_decoder(4, width=4, output="probabilities")
+    with pytest.raises(TypeError, match="decoder must be a keras.Model"):
+        vae.mean_output_decoder("decoder")
+    hand_made = keras.Sequential([keras.Input((4,)), keras.layers.Dense(784),
+                                  keras.layers.Reshape((28, 28, 1))])
+    with pytest.raises(ValueError, match="no imgutils builder"):
+        vae.mean_output_decoder(hand_made)
+    with pytest.raises(ValueError, match="conv_decoder, got imgutils.models.vae.conv_encoder"):
+        vae.mean_output_decoder(vae.conv_encoder(latent_dim=4, width=4))
+    with pytest.raises(ValueError, match="already outputs the mean"):
+        vae.mean_output_decoder(vae.conv_decoder(4, width=4, output="mean"))
+
+
+def test_vae_with_a_mean_decoder_trains_on_its_logits(rng):
+    """A VAE given a mean-output decoder equals one given the logits decoder, shares the
+    weights with the decoder it was given, and its loss still uses the logits."""
+    keras.utils.set_random_seed(0)
+    encoder = vae.conv_encoder(latent_dim=4, width=4)
+    logits = vae.conv_decoder(4, width=4)
+    mean = vae.mean_output_decoder(logits)
+    plain = vae.VAE(encoder, logits, seed=1)
+    wrapped = vae.VAE(encoder, mean, seed=1)
+    assert wrapped.decoder.layers[-1].name == "logits"
+    images = rng.random((8, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(wrapped.reconstruct(images), plain.reconstruct(images),
+                               atol=1e-6)
+    np.testing.assert_allclose(vae.elbo(wrapped, images, seed=0), vae.elbo(plain, images, seed=0),
+                               rtol=1e-5)
+    wrapped.compile(optimizer=keras.optimizers.Adam(1e-2))
+    wrapped.fit(images, batch_size=8, epochs=2, verbose=0)
+    z = rng.standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(mean(z)), wrapped.decode(z),
+                               atol=1e-6)   # training moved the given decoder's weights
+
+
+def test_mean_decoder_saves_and_loads_with_pretrained(tmp_path, rng):
+    model = _tiny_vae()
+    shipped = vae.mean_output_decoder(model.decoder)
+    pretrained.save(shipped, "mean_decoder", profile="smoke", dataset="fashion_mnist",
+                    metrics={}, weights_dir=tmp_path)
+    loaded = pretrained.load("mean_decoder", weights_dir=tmp_path)
+    z = rng.standard_normal((4, 4)).astype(np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(z)), model.decode(z),
+                               atol=1e-6)
+    again = vae.VAE(model.encoder, loaded)
+    np.testing.assert_allclose(again.decode(z), model.decode(z), atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- learning
 @pytest.fixture(scope="module")
 def trained():

@@ -4,7 +4,11 @@
 Image convention: public inputs and outputs are float32 ``[N, H, W, C]`` in ``[0, 1]``.
 Encoders take such images and output ``[z_mean, z_logvar]`` (the parameters of the diagonal
 Gaussian ``q(z|x)``); decoders take ``z`` ``[N, latent_dim]`` and output **logits**
-``[N, H, W, C]``; ``VAE.decode`` applies the sigmoid, so what the user sees is in [0, 1].
+``[N, H, W, C]`` (what the loss needs); ``VAE.decode`` applies the sigmoid, so what the user
+sees is in [0, 1]. A decoder to hand out on its own (the shipped ``fashion_vae_decoder``) is
+built with ``conv_decoder(..., output="mean")`` (or converted by ``mean_output_decoder``): the
+same weights with a last sigmoid layer, so it maps z to the Bernoulli mean in [0, 1]; ``VAE``
+accepts either kind and trains on the logits underneath.
 
 The objective (Kingma & Welling 2014) is *maximised*::
 
@@ -37,7 +41,7 @@ from keras import layers, ops
 
 from ..validation import as_images, finite_array, positive_int, real_number
 from .fit_checks import CheckedFit
-from .registry import builder
+from .registry import build, builder, recipe
 from .replicas import batch_norm, gather_global_batch, global_normal, scale_for_replicas
 
 __all__ = [
@@ -50,6 +54,8 @@ __all__ = [
 #: outside what a trained encoder uses, and keep exp(logvar) finite for any input.
 LOGVAR_MIN, LOGVAR_MAX = -10.0, 10.0
 LIKELIHOODS = ("bernoulli", "gaussian")
+DECODER_OUTPUTS = ("logits", "mean")
+MEAN_OUTPUT_LAYER = "bernoulli_mean"  # name of the last layer of a decoder built with output="mean"
 _SHAPES = {(28, 28, 1), (28, 28, 3), (32, 32, 1), (32, 32, 3)}
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -189,14 +195,19 @@ def conv_encoder(image_shape=(28, 28, 1), latent_dim: int = 16, width: int = 32,
 
 @builder
 def conv_decoder(latent_dim: int = 16, image_shape=(28, 28, 1), width: int = 32,
-                 name: str = "decoder") -> keras.Model:
-    """Conv decoder mirroring ``conv_encoder``: z ``[N, latent_dim]`` -> logits ``[N, H, W, C]``.
+                 name: str = "decoder", output: str = "logits") -> keras.Model:
+    """Conv decoder mirroring ``conv_encoder``: z ``[N, latent_dim]`` -> ``[N, H, W, C]``.
 
     Dense + ReLU -> reshape to 7x7 (or 4x4) -> stride-2 4x4 ``Conv2DTranspose`` + ReLU ... ->
     a last stride-2 ``Conv2DTranspose`` to C channels with no activation (logits; kernel size
-    divisible by the stride: no checkerboard from uneven overlap). Raises ``ValueError`` if
-    the output shape is not ``image_shape``.
+    divisible by the stride: no checkerboard from uneven overlap). ``output="logits"`` (the
+    default, what ``VAE`` trains on) stops there; ``output="mean"`` adds a sigmoid layer
+    (``MEAN_OUTPUT_LAYER``, no weights), so the model outputs the Bernoulli mean, images in
+    [0, 1]. Raises ``ValueError`` if the output shape is not ``image_shape`` or ``output`` is
+    neither.
     """
+    if output not in DECODER_OUTPUTS:
+        raise ValueError(f"output must be one of {DECODER_OUTPUTS}, got {output!r}")
     h, w, c = _check_shape(image_shape)
     latent_dim = positive_int(latent_dim, "latent_dim")
     width = positive_int(width, "width")
@@ -209,11 +220,45 @@ def conv_decoder(latent_dim: int = 16, image_shape=(28, 28, 1), width: int = 32,
         x = layers.Conv2DTranspose(width * 2 ** (ups - 2 - i), 4, strides=2, padding="same",
                                    activation="relu", name=f"up{i}")(x)
     x = layers.Conv2DTranspose(c, 4, strides=2, padding="same", name="logits")(x)
+    if output == "mean":
+        x = layers.Activation("sigmoid", name=MEAN_OUTPUT_LAYER)(x)
     model = keras.Model(z, x, name=name)
     if tuple(model.output_shape[1:]) != (h, w, c):
         raise ValueError(f"decoder output shape {model.output_shape[1:]} != image_shape "
                          f"{(h, w, c)}")
     return model
+
+
+def mean_output_decoder(decoder: keras.Model) -> keras.Model:
+    """A new ``conv_decoder(..., output="mean")`` holding a copy of ``decoder``'s weights.
+
+    ``decoder``: a logits decoder made by ``conv_decoder`` (for example a trained
+    ``VAE.decoder``). The result maps z ``[N, latent_dim]`` to the mean of p(x|z), images
+    float32 ``[N, H, W, C]`` in [0, 1], and can be saved with ``pretrained.save``. Raises
+    ``TypeError``/``ValueError`` for a model that ``conv_decoder`` did not build, or one that
+    already outputs the mean.
+    """
+    if not isinstance(decoder, keras.Model):
+        raise TypeError(f"decoder must be a keras.Model, got {type(decoder).__name__}")
+    made_by = recipe(decoder)
+    name = f"{__name__}.conv_decoder"
+    if made_by is None or made_by["builder"] != name:
+        made = "a model of no imgutils builder" if made_by is None else made_by["builder"]
+        raise ValueError(f"decoder must be built by {name}, got {made}")
+    if made_by["kwargs"].get("output", "logits") != "logits":
+        raise ValueError("decoder already outputs the mean of p(x|z) (output='mean')")
+    model = build(name, made_by["kwargs"] | {"output": "mean"})
+    model.set_weights(decoder.get_weights())
+    return model
+
+
+def logits_decoder(decoder: keras.Model) -> keras.Model:
+    """The logits part of a decoder: a mean-output decoder (last layer ``MEAN_OUTPUT_LAYER``)
+    without its sigmoid, sharing its weights; any other decoder is returned as it is."""
+    if decoder.layers and decoder.layers[-1].name == MEAN_OUTPUT_LAYER:
+        inputs = decoder.inputs[0] if len(decoder.inputs) == 1 else decoder.inputs
+        return keras.Model(inputs, decoder.layers[-1].input, name=decoder.name)
+    return decoder
 
 
 @builder
@@ -276,7 +321,9 @@ class VAE(CheckedFit, keras.Model):
     """A VAE trained with ``fit`` (keras.io style).
 
     encoder: images -> ``[z_mean, z_logvar]``; decoder: z -> logits with the encoder's input
-    shape. Per batch: ``z = mean + exp(logvar / 2) * eps`` (``Sampling``), reconstruction
+    shape (a decoder built with ``output="mean"``, such as the shipped one, is accepted too:
+    ``self.decoder`` is then its logits part, ``logits_decoder``, with the same weights).
+    Per batch: ``z = mean + exp(logvar / 2) * eps`` (``Sampling``), reconstruction
     term ``-log p(x|z)`` summed over pixels (``reconstruction_nll``), closed-form KL, and
     ``loss = mean_batch(recon + beta_eff * KL)`` with
     ``beta_eff = kl_weight(optimizer.iterations, beta, kl_warmup_steps)``.
@@ -300,6 +347,7 @@ class VAE(CheckedFit, keras.Model):
         for label, model in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(model, keras.Model):
                 raise TypeError(f"{label} must be a keras.Model, got {type(model).__name__}")
+        decoder = logits_decoder(decoder)
         if len(encoder.outputs) != 2:
             raise ValueError("encoder must output [z_mean, z_logvar], got "
                              f"{len(encoder.outputs)} output(s)")
