@@ -45,9 +45,10 @@ from .registry import build, builder, recipe
 from .replicas import batch_norm, gather_global_batch, global_normal, scale_for_replicas
 
 __all__ = [
-    "LIKELIHOODS", "LOGVAR_MAX", "LOGVAR_MIN", "VAE", "Sampling", "active_units",
-    "conv_decoder", "conv_encoder", "elbo", "iwae_bound", "kl_divergence", "kl_weight",
-    "reconstruction_nll", "source_decoder", "source_encoder",
+    "DECODER_OUTPUTS", "LIKELIHOODS", "LOGVAR_MAX", "LOGVAR_MIN", "MEAN_OUTPUT_LAYER", "VAE",
+    "Sampling", "active_units", "conv_decoder", "conv_encoder", "elbo", "iwae_bound",
+    "kl_divergence", "kl_weight", "logits_decoder", "mean_output_decoder", "reconstruction_nll",
+    "source_decoder", "source_encoder",
 ]
 
 #: Bounds of the encoders' log-variance: exp(10) = 2.2e4 and exp(-10) = 4.5e-5 are far
